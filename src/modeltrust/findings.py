@@ -1,0 +1,116 @@
+"""The one findings model every part of modeltrust reports in.
+
+A :class:`Finding` is one observation about one place in a model: a rule id that never changes
+meaning (``MT-PKL-001``), a severity, what was seen, where, the evidence and what to do about it.
+A :class:`ScanResult` is everything one run found, plus the files it looked at.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """How bad a finding is. Ordered, so ``severity >= Severity.HIGH`` reads naturally."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r}; choose one of {choices}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding is: a file, the members of the archives around it, and a spot inside.
+
+    ``members`` lists archive members from the outermost container inwards, so a pickle inside
+    a zip inside a tar is ``("model.zip", "archive/data.pkl")``.
+    """
+
+    path: str
+    members: tuple[str, ...] = ()
+    offset: int | None = None
+    opcode_index: int | None = None
+
+    def inner(self, member: str) -> Location:
+        """The location of ``member`` inside the container at this location."""
+        return Location(self.path, (*self.members, member))
+
+    def at(self, offset: int | None, opcode_index: int | None = None) -> Location:
+        """This location, pointing at a byte offset (and opcode) inside the innermost stream."""
+        return Location(self.path, self.members, offset, opcode_index)
+
+    @property
+    def display_path(self) -> str:
+        """``file!member!member``: the path a person reads, archive members included."""
+        return "!".join((self.path, *self.members))
+
+    def __str__(self) -> str:
+        text = self.display_path
+        if self.offset is not None:
+            text += f" @ byte {self.offset}"
+        if self.opcode_index is not None:
+            text += f" (opcode #{self.opcode_index})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation, under a stable rule id documented in docs/rules.md."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    message: str
+    location: Location
+    evidence: str | None = None
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedFile:
+    """A file that was looked at, and what its content turned out to be."""
+
+    path: str
+    size: int
+    formats: tuple[str, ...]
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything one scan found."""
+
+    targets: tuple[str, ...]
+    files: tuple[ScannedFile, ...]
+    findings: tuple[Finding, ...]
+    duration_s: float = 0.0
+    tool_version: str = ""
+    started_at: str = ""
+
+    @property
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def severity_counts(self) -> dict[Severity, int]:
+        counted = Counter(f.severity for f in self.findings)
+        return {s: counted.get(s, 0) for s in sorted(Severity, reverse=True)}
+
+    def at_or_above(self, threshold: Severity) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity >= threshold)

@@ -1,0 +1,88 @@
+"""The report a person reads in a terminal: a findings table, a per-file summary, a verdict."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from modeltrust.findings import ScanResult, Severity
+
+STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _findings_table(result: ScanResult) -> Table:
+    table = Table(title="Findings", title_justify="left", expand=True, show_lines=False)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Where", overflow="fold", ratio=2)
+    table.add_column("What", overflow="fold", ratio=4)
+    ordered = sorted(result.findings, key=lambda f: (-f.severity, f.location.display_path))
+    for f in ordered:
+        table.add_row(
+            Text(f.severity.label.upper(), style=STYLE[f.severity]),
+            f.rule_id,
+            escape(str(f.location)),
+            Text.assemble((f.title, "bold"), "\n", f.message),
+        )
+    return table
+
+
+def _summary(result: ScanResult, fail_on: Severity) -> RenderableType:
+    counts = result.severity_counts()
+    parts = [Text(f"{n} {s.label}", style=STYLE[s] if n else "dim") for s, n in counts.items()]
+    line = Text(", ").join(parts)
+    failed = result.at_or_above(fail_on)
+    files = len(result.files)
+    scanned = f"{files} file{'s' if files != 1 else ''} scanned in {result.duration_s:.2f} s"
+    if failed:
+        verdict = Text(
+            f"FAIL: {len(failed)} finding(s) at or above {fail_on.label}", style="bold red"
+        )
+    elif result.findings:
+        verdict = Text(f"PASS: nothing at or above {fail_on.label}", style="bold green")
+    else:
+        verdict = Text("PASS: no findings; every file was fully analysed", style="bold green")
+    return Panel(Group(Text(scanned), line, verdict), title="modeltrust scan", expand=True)
+
+
+def render_terminal(result: ScanResult, console: Console, *, fail_on: Severity) -> None:
+    if result.findings:
+        console.print(_findings_table(result))
+    files = Table(title="Files", title_justify="left", expand=True)
+    files.add_column("File", overflow="fold", ratio=4)
+    files.add_column("Format", ratio=2)
+    files.add_column("Size", justify="right")
+    files.add_column("Worst", no_wrap=True)
+    worst: dict[str, Severity] = {}
+    for f in result.findings:
+        path = f.location.path
+        worst[path] = max(worst.get(path, f.severity), f.severity)
+    for scanned in result.files:
+        sev = worst.get(scanned.path)
+        files.add_row(
+            escape(scanned.path),
+            ", ".join(scanned.formats) or "-",
+            _size(scanned.size),
+            Text(sev.label if sev is not None else "clean", style=STYLE[sev] if sev else "green"),
+        )
+    if len(result.files) <= 50:
+        console.print(files)
+    console.print(_summary(result, fail_on))
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,325 @@
+"""The catalogue of rule ids. Ids are stable: a rule may be reworded, never renumbered or reused.
+
+Each rule is documented in docs/rules.md under a heading with its id (a test enforces this), and
+the same id is the SARIF ``ruleId`` and, later, the policy-file key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modeltrust.findings import Finding, Location, Severity
+
+CWE_502 = "CWE-502"  # Deserialization of untrusted data
+CWE_400 = "CWE-400"  # Uncontrolled resource consumption
+CWE_409 = "CWE-409"  # Improper handling of highly compressed data
+CWE_20 = "CWE-20"  # Improper input validation
+CWE_22 = "CWE-22"  # Path traversal
+CWE_1395 = "CWE-1395"  # Dependency on a vulnerable third-party component (shadowed modules)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    remediation: str
+    references: tuple[str, ...] = ()
+
+    def finding(
+        self,
+        location: Location,
+        message: str,
+        *,
+        evidence: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            rule_id=self.id,
+            severity=self.severity if severity is None else severity,
+            title=self.title,
+            message=message,
+            location=location,
+            evidence=evidence,
+            remediation=self.remediation,
+            references=self.references,
+        )
+
+
+_DO_NOT_LOAD = (
+    "Do not load this file. If you must use the model, get a safetensors copy from a trusted "
+    "source, or load it in a sandbox with torch.load(..., weights_only=True)."
+)
+_INCOMPLETE = (
+    "The file could not be fully analysed, so it cannot be called safe. Re-download it from its "
+    "source; if it is still reported, treat it as untrusted."
+)
+
+# --- pickle --------------------------------------------------------------------------------------
+PKL_CODE_EXEC = Rule(
+    "MT-PKL-001",
+    "Pickle imports a callable that runs code",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD,
+    (CWE_502, "CVE-2025-1716", "GHSA-565g-hwwr-4pp3"),
+)
+PKL_PROCESS = Rule(
+    "MT-PKL-002",
+    "Pickle imports a callable that starts processes",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD,
+    (CWE_502, "GHSA-r7v6-mfhq-g3m2"),
+)
+PKL_DYNAMIC_IMPORT = Rule(
+    "MT-PKL-003",
+    "Pickle imports a callable that resolves or imports other objects by name",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD,
+    (CWE_502, "GHSA-vvpj-8cmc-gx39", "GHSA-h4rm-mm56-xf63"),
+)
+PKL_NESTED_LOADER = Rule(
+    "MT-PKL-004",
+    "Pickle calls another deserialiser",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD,
+    (CWE_502, "GHSA-vv6j-3g6g-2pvj", "GHSA-h3qp-7fh3-f8h4"),
+)
+PKL_FILESYSTEM = Rule(
+    "MT-PKL-005",
+    "Pickle imports a callable that reads or writes files",
+    Severity.HIGH,
+    _DO_NOT_LOAD,
+    (CWE_502,),
+)
+PKL_NETWORK = Rule(
+    "MT-PKL-006",
+    "Pickle imports a callable that uses the network",
+    Severity.HIGH,
+    _DO_NOT_LOAD,
+    (CWE_502,),
+)
+PKL_MODEL_TAMPERING = Rule(
+    "MT-PKL-007",
+    "Pickle imports a callable that can patch a model or an object at load time",
+    Severity.HIGH,
+    _DO_NOT_LOAD,
+    (CWE_502, "Sleepy Pickle (Trail of Bits, 2024)"),
+)
+PKL_SCANNER_TAMPERING = Rule(
+    "MT-PKL-008",
+    "Pickle imports a security scanner",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD + " A model file has no reason to touch a scanner: this is an evasion attempt.",
+    (CWE_502,),
+)
+PKL_UNKNOWN_IMPORT = Rule(
+    "MT-PKL-009",
+    "Pickle imports a callable that is not on the allowlist",
+    Severity.HIGH,
+    "Loading this file imports and calls code modeltrust does not know to be safe. Check that the "
+    "named module is one you trust; prefer a safetensors copy of the weights.",
+    (CWE_502,),
+)
+PKL_LIBRARY_CLASS = Rule(
+    "MT-PKL-010",
+    "Pickle rebuilds objects of a known machine-learning library",
+    Severity.LOW,
+    "Loading runs that library's reconstruction code, so it must be installed and trusted. "
+    "Prefer a format that stores only tensors (safetensors, ONNX, skops).",
+    (CWE_502,),
+)
+PKL_DUNDER = Rule(
+    "MT-PKL-011",
+    "Pickle reaches a dunder attribute",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD + " Dunder names such as __builtins__ or __globals__ lead to arbitrary code.",
+    (CWE_502, "protectai/modelscan#330"),
+)
+PKL_ATTRIBUTE_WRITE = Rule(
+    "MT-PKL-012",
+    "Pickle writes attributes of a function, module or class",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD + " Rewriting a shared object lets later, allowlisted calls reach any code.",
+    (CWE_502, CWE_1395),
+)
+PKL_UNRESOLVABLE = Rule(
+    "MT-PKL-013",
+    "Pickle imports a name that cannot be resolved statically",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD + " The import is built from values that are not plain strings, which hides it "
+    "from scanners.",
+    (CWE_502, "picklescan keyerror-exploit / type-confusion-exploit"),
+)
+PKL_MALFORMED = Rule(
+    "MT-PKL-014",
+    "Pickle stream is malformed or truncated",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+PKL_BROKEN_AFTER_CALL = Rule(
+    "MT-PKL-015",
+    "Pickle stream breaks after a call that a loader would already have run",
+    Severity.CRITICAL,
+    _DO_NOT_LOAD + " pickle.load runs every call before the broken part; the error is a decoy.",
+    (CWE_502, "nullifAI (ReversingLabs, 2025)"),
+)
+PKL_LIMIT = Rule(
+    "MT-PKL-016",
+    "Pickle exceeds an analysis limit",
+    Severity.HIGH,
+    _INCOMPLETE + " Limits guard against memory and time bombs.",
+    (CWE_400,),
+)
+PKL_EMBEDDED = Rule(
+    "MT-PKL-017",
+    "Pickle carries another pickle inside a byte or text string",
+    Severity.MEDIUM,
+    "A model has little reason to carry a pickle as data; the embedded stream was scanned too "
+    "and any finding in it is reported on its own.",
+    (CWE_502, "GHSA-vv6j-3g6g-2pvj"),
+)
+PKL_CONTAINER_ABUSE = Rule(
+    "MT-PKL-018",
+    "Pickle mutates an object that is not a container",
+    Severity.HIGH,
+    _DO_NOT_LOAD + " SETITEM/APPEND on a rebuilt tensor or class is how restricted unpicklers "
+    "have been escaped.",
+    (CWE_502, "CVE-2025-32434", "CVE-2026-24747"),
+)
+PKL_TRAILING_DATA = Rule(
+    "MT-PKL-019",
+    "Data follows the end of a pickle stream",
+    Severity.LOW,
+    "Loaders ignore it, but it has no purpose in a model file; it was sniffed for hidden content.",
+    (CWE_20,),
+)
+
+# --- containers ----------------------------------------------------------------------------------
+ARC_LIMIT = Rule(
+    "MT-ARC-001",
+    "Archive exceeds a safety limit",
+    Severity.HIGH,
+    _INCOMPLETE + " Size, compression-ratio, member-count and depth limits stop archive bombs; "
+    "raise them with the --max-* options only for archives you trust.",
+    (CWE_409,),
+)
+ARC_MALFORMED = Rule(
+    "MT-ARC-002",
+    "Archive or compressed stream is malformed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+ARC_ZIP_ANOMALY = Rule(
+    "MT-ARC-003",
+    "Zip archive has header anomalies",
+    Severity.MEDIUM,
+    "CRC mismatches, unusual flag bits and names that differ between headers are how scanners "
+    "have been bypassed (torch's reader ignores them). The members were scanned as torch reads "
+    "them; re-create the archive if it should be clean.",
+    (CWE_20, "CVE-2025-10156", "CVE-2025-1944", "CVE-2025-1945"),
+)
+ARC_ENCRYPTED = Rule(
+    "MT-ARC-004",
+    "Archive member is encrypted and cannot be analysed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+ARC_NEEDS_EXTRA = Rule(
+    "MT-ARC-005",
+    "Archive format needs an optional dependency",
+    Severity.HIGH,
+    "Install the extra named in the message (for example pip install 'modeltrust[7z]') and scan "
+    "again; until then the content is unanalysed.",
+    (),
+)
+ARC_PATH_TRAVERSAL = Rule(
+    "MT-ARC-006",
+    "Archive member name escapes the extraction folder",
+    Severity.MEDIUM,
+    "Do not extract this archive with a tool that trusts member names.",
+    (CWE_22,),
+)
+
+# --- numpy ---------------------------------------------------------------------------------------
+NPY_OBJECT_ARRAY = Rule(
+    "MT-NPY-001",
+    "NumPy array of Python objects (stored as a pickle)",
+    Severity.MEDIUM,
+    "Loading needs numpy.load(..., allow_pickle=True), which runs the embedded pickle; it was "
+    "scanned and its findings are reported on their own. Store numeric arrays instead.",
+    (CWE_502, "CVE-2019-6446"),
+)
+NPY_MALFORMED = Rule(
+    "MT-NPY-002",
+    "NumPy file header is malformed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+
+NPY_TRAILING_DATA = Rule(
+    "MT-NPY-003",
+    "Data follows the end of a NumPy array",
+    Severity.LOW,
+    "numpy.load ignores it, but it has no purpose in an array file; it was sniffed for hidden "
+    "content.",
+    (CWE_20,),
+)
+
+# --- torch ---------------------------------------------------------------------------------------
+PT_LEGACY_LAYOUT = Rule(
+    "MT-PT-001",
+    "Legacy torch checkpoint does not have the layout torch.save writes",
+    Severity.MEDIUM,
+    "The storages after the pickles do not match what the pickles declare; the leftover bytes "
+    "were sniffed for hidden content. Re-save the checkpoint with a current torch.",
+    (CWE_20, "GHSA-97f8-7cmv-76j2"),
+)
+
+# --- safetensors (structure only; full validation is its own scanner) ----------------------------
+ST_MALFORMED = Rule(
+    "MT-ST-001",
+    "safetensors header is malformed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+
+# --- files in general ----------------------------------------------------------------------------
+GEN_UNREADABLE = Rule(
+    "MT-GEN-001",
+    "File could not be read",
+    Severity.HIGH,
+    "Check the file's permissions and that it is not a broken link, then scan again.",
+    (),
+)
+GEN_UNRECOGNISED = Rule(
+    "MT-GEN-002",
+    "File named like a model has content modeltrust does not recognise",
+    Severity.MEDIUM,
+    "The content matches none of the formats modeltrust reads, so it was not analysed. Check "
+    "what the file really is before giving it to a loader.",
+    (),
+)
+GEN_SPECIAL_FILE = Rule(
+    "MT-GEN-003",
+    "Path is not a regular file",
+    Severity.MEDIUM,
+    "Devices, sockets and links out of the scanned folder are not followed. Scan the real file.",
+    (),
+)
+
+# --- modeltrust itself ---------------------------------------------------------------------------
+INT_SCANNER_CRASH = Rule(
+    "MT-INT-001",
+    "A scanner failed on this file",
+    Severity.HIGH,
+    _INCOMPLETE + " This is a bug in modeltrust: please report it with the --debug output.",
+    (),
+)
+
+ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))
+RULES_BY_ID: dict[str, Rule] = {r.id: r for r in ALL_RULES}

@@ -1,0 +1,275 @@
+"""Runs the scanners over files and folders: dispatch by content, fail closed, never crash.
+
+Every blob is offered to every scanner whose ``sniff`` matches its first bytes, so a file that is
+both a zip and a pickle polyglot is analysed as both. A scanner that raises is reported as
+MT-INT-001 and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modeltrust import __version__, rules
+from modeltrust.errors import TargetError
+from modeltrust.findings import Finding, Location, ScannedFile, ScanResult
+from modeltrust.scanners.interface import (
+    Blob,
+    CorruptData,
+    FileBlob,
+    LimitExceeded,
+    Limits,
+    ScanContext,
+    Scanner,
+)
+from modeltrust.scanners.registry import load_scanners
+
+log = logging.getLogger(__name__)
+
+SNIFF_BYTES = 512
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+MODEL_SUFFIXES = frozenset(
+    [
+        ".pt",
+        ".pth",
+        ".bin",
+        ".ckpt",
+        ".pkl",
+        ".pickle",
+        ".joblib",
+        ".jbl",
+        ".npy",
+        ".npz",
+        ".dat",
+        ".sav",
+        ".model",
+        ".mdl",
+        ".h5",
+        ".hdf5",
+        ".keras",
+        ".onnx",
+        ".safetensors",
+        ".gguf",
+        ".ggml",
+        ".pb",
+        ".tflite",
+        ".mar",
+        ".nemo",
+        ".msgpack",
+        ".pdparams",
+        ".llamafile",
+        ".zip",
+        ".tar",
+        ".gz",
+        ".bz2",
+        ".xz",
+        ".lz4",
+        ".7z",
+        ".z",
+    ]
+)
+
+ProgressCallback = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    path: Path
+    display: str
+    size: int
+
+
+class Engine:
+    """Scans blobs with a fixed set of scanners and limits."""
+
+    def __init__(self, scanners: Sequence[Scanner] | None = None, limits: Limits | None = None):
+        self.scanners = tuple(scanners) if scanners is not None else load_scanners()
+        self.limits = limits or Limits()
+
+    def dispatch(self, blob: Blob, ctx: ScanContext) -> bool:
+        """Offer ``blob`` to every scanner that recognises its first bytes."""
+        try:
+            head = blob.head(SNIFF_BYTES)
+        except (LimitExceeded, CorruptData) as e:
+            rule = rules.ARC_LIMIT if isinstance(e, LimitExceeded) else rules.ARC_MALFORMED
+            ctx.report(rule.finding(blob.location, f"Could not read the content: {e}."))
+            return True
+        recognised = False
+        for scanner in self.scanners:
+            if not scanner.sniff(head, blob):
+                continue
+            try:
+                recognised = scanner.scan(blob, ctx) or recognised
+            except LimitExceeded as e:
+                ctx.report(rules.ARC_LIMIT.finding(blob.location, f"Stopped reading: {e}."))
+                recognised = True
+            except CorruptData as e:
+                ctx.report(rules.ARC_MALFORMED.finding(blob.location, f"{e}."))
+                recognised = True
+            except OSError as e:
+                ctx.report(
+                    rules.GEN_UNREADABLE.finding(
+                        blob.location, f"Reading failed in the {scanner.name} scanner: {e}."
+                    )
+                )
+                recognised = True
+            except Exception as e:
+                log.debug("scanner %s failed on %s", scanner.name, blob.location, exc_info=True)
+                ctx.report(
+                    rules.INT_SCANNER_CRASH.finding(
+                        blob.location,
+                        f"The {scanner.name} scanner failed: {type(e).__name__}: {e}.",
+                        evidence=f"{type(e).__name__}: {e}",
+                    )
+                )
+                recognised = True
+        return recognised
+
+    def scan_file(
+        self, path: Path, display: str, size: int, *, sha256: bool = False
+    ) -> tuple[ScannedFile, list[Finding]]:
+        loc = Location(display)
+        ctx = ScanContext(self.limits, self.dispatch)
+        digest = None
+        try:
+            blob = FileBlob(path, loc, size)
+            recognised = self.dispatch(blob, ctx)
+            if sha256:
+                digest = _sha256(path)
+        except OSError as e:
+            ctx.report(
+                rules.GEN_UNREADABLE.finding(loc, f"Could not read '{display}': {e.strerror or e}.")
+            )
+            recognised = True
+        if not recognised:
+            if path.suffix.lower() in MODEL_SUFFIXES:
+                ctx.report(
+                    rules.GEN_UNRECOGNISED.finding(
+                        loc,
+                        f"'{display}' is named like a model file ({path.suffix}) but its content "
+                        "matches no format modeltrust reads; it was not analysed.",
+                    )
+                )
+            ctx.saw("unknown")
+        return ScannedFile(display, size, tuple(ctx.formats), digest), ctx.findings
+
+    def scan(
+        self,
+        targets: Sequence[str | os.PathLike[str]],
+        *,
+        sha256: bool = False,
+        on_file: ProgressCallback | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> ScanResult:
+        started = time.perf_counter()
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        files: list[ScannedFile] = []
+        findings: list[Finding] = []
+        walked = list(self._walk(targets, findings))
+        if on_total is not None:
+            on_total(len(walked))
+        for target in walked:
+            scanned, found = self.scan_file(target.path, target.display, target.size, sha256=sha256)
+            files.append(scanned)
+            findings.extend(found)
+            if on_file is not None:
+                on_file(target.display, target.size)
+        return ScanResult(
+            targets=tuple(os.fspath(t) for t in targets),
+            files=tuple(files),
+            findings=tuple(findings),
+            duration_s=time.perf_counter() - started,
+            tool_version=__version__,
+            started_at=started_at,
+        )
+
+    def _walk(
+        self, targets: Sequence[str | os.PathLike[str]], findings: list[Finding]
+    ) -> Iterator[_Target]:
+        for target in targets:
+            root = Path(target)
+            try:
+                st = root.stat()
+            except OSError as e:
+                raise TargetError(
+                    f"Cannot scan '{target}': {e.strerror or e}. Check the path and try again."
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                yield _Target(root, os.fspath(target), st.st_size)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                findings.append(
+                    rules.GEN_SPECIAL_FILE.finding(
+                        Location(os.fspath(target)), f"'{target}' is not a regular file or folder."
+                    )
+                )
+                continue
+            yield from self._walk_dir(root, findings)
+
+    @staticmethod
+    def _walk_dir(root: Path, findings: list[Finding]) -> Iterator[_Target]:
+        real_root = root.resolve()
+
+        def onerror(e: OSError) -> None:
+            findings.append(
+                rules.GEN_UNREADABLE.finding(
+                    Location(str(e.filename)), f"Could not list '{e.filename}': {e.strerror}."
+                )
+            )
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                display = os.fspath(path)
+                try:
+                    st = path.stat()
+                    if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                        findings.append(
+                            rules.GEN_SPECIAL_FILE.finding(
+                                Location(display),
+                                f"'{display}' links outside the scanned folder and was not "
+                                "followed.",
+                            )
+                        )
+                        continue
+                except OSError as e:
+                    findings.append(
+                        rules.GEN_UNREADABLE.finding(
+                            Location(display), f"Could not read '{display}': {e.strerror or e}."
+                        )
+                    )
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    yield _Target(path, display, st.st_size)
+                else:
+                    findings.append(
+                        rules.GEN_SPECIAL_FILE.finding(
+                            Location(display), f"'{display}' is not a regular file."
+                        )
+                    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def scan_paths(
+    targets: Sequence[str | os.PathLike[str]],
+    *,
+    limits: Limits | None = None,
+    sha256: bool = False,
+) -> ScanResult:
+    """Scan files and folders (recursively) and return every finding."""
+    return Engine(limits=limits).scan(targets, sha256=sha256)

@@ -1,0 +1,238 @@
+"""What every scanner shares: blobs to read, limits, and the context findings go to.
+
+A :class:`Blob` is a byte source with a location: a file, a window inside a file (a stored zip
+member, a byte string inside a pickle), bytes in memory, or a decompressed stream. Scanners read
+blobs and never the filesystem, so a member of a zip inside a gzip is scanned exactly like a file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from modeltrust.errors import ScannerError
+from modeltrust.findings import Finding, Location
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+READ_BUFFER = 256 * KiB
+
+
+class LimitExceeded(Exception):  # noqa: N818 - a signal inside scanners, never raised to callers
+    """A safety limit was hit while reading; the scanner turns it into a finding."""
+
+
+class CorruptData(Exception):  # noqa: N818 - like LimitExceeded, a signal inside scanners
+    """Bytes could not be decoded (a broken compressed stream, a bad archive directory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep hostile input from exhausting time, memory or disk."""
+
+    max_depth: int = 8
+    """Containers inside containers (a pickle in a zip in a gzip is depth 2)."""
+    max_members: int = 100_000
+    """Members read from one archive."""
+    max_ratio: float = 100.0
+    """Decompressed / compressed size, checked once a stream has produced 16 MiB."""
+    max_decompressed: int = 16 * GiB
+    """Bytes one compressed stream or archive member may expand to."""
+    max_opcodes: int = 50_000_000
+    """Pickle opcodes in one stream."""
+    max_memo: int = 2_000_000
+    """Pickle memo entries in one stream."""
+    max_stack: int = 1_000_000
+    """Pickle stack and mark depth."""
+    max_streams: int = 10_000
+    """Pickle streams stacked in one file."""
+    max_header: int = 100 * MiB
+    """Format headers (NumPy, safetensors) read into memory."""
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) <= 0:
+                raise ScannerError(
+                    f"Scan limit '{name}' must be positive; got {getattr(self, name)}."
+                )
+
+
+class Blob(ABC):
+    """A byte source to scan. ``open()`` gives a fresh reader positioned at byte 0."""
+
+    location: Location
+    size: int | None
+    seekable: bool = True
+
+    @abstractmethod
+    def open(self) -> BinaryIO: ...
+
+    def head(self, n: int) -> bytes:
+        with self.open() as f:
+            return f.read(n)
+
+    def tail(self, n: int) -> bytes:
+        """The last ``n`` bytes (only for seekable blobs of known size)."""
+        if self.size is None or not self.seekable:
+            return b""
+        with self.open() as f:
+            f.seek(max(0, self.size - n))
+            return f.read(n)
+
+
+class FileBlob(Blob):
+    def __init__(self, path: str | os.PathLike[str], location: Location, size: int) -> None:
+        self.path = os.fspath(path)
+        self.location = location
+        self.size = size
+
+    def open(self) -> BinaryIO:
+        return Path(self.path).open("rb", buffering=READ_BUFFER)
+
+    def window(self, offset: int, length: int, location: Location) -> SliceBlob:
+        return SliceBlob(self.path, offset, length, location)
+
+
+class _Window(io.RawIOBase):
+    """A read-only view of ``length`` bytes of a file from ``offset``."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        self._f = Path(path).open("rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._start = offset
+        self._length = length
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._length - self._pos)
+        if want <= 0:
+            return 0
+        self._f.seek(self._start + self._pos)
+        got = self._f.readinto(memoryview(buffer)[:want]) or 0
+        self._pos += got
+        return got
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = self._length + offset
+        self._pos = max(0, self._pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+class SliceBlob(Blob):
+    """``length`` bytes of a file from ``offset``: stored archive members, embedded payloads."""
+
+    def __init__(self, path: str, offset: int, length: int, location: Location) -> None:
+        self.path = path
+        self.offset = offset
+        self.length = length
+        self.size = length
+        self.location = location
+
+    def open(self) -> BinaryIO:
+        raw = _Window(self.path, self.offset, self.length)
+        return io.BufferedReader(raw, buffer_size=READ_BUFFER)
+
+    def window(self, offset: int, length: int, location: Location) -> SliceBlob:
+        return SliceBlob(self.path, self.offset + offset, length, location)
+
+
+class BytesBlob(Blob):
+    def __init__(self, data: bytes, location: Location) -> None:
+        self.data = data
+        self.size = len(data)
+        self.location = location
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.data)
+
+    def window(self, offset: int, length: int, location: Location) -> BytesBlob:
+        return BytesBlob(self.data[offset : offset + length], location)
+
+
+class StreamBlob(Blob):
+    """A stream that can only be read forwards, such as a decompressor's output."""
+
+    seekable = False
+
+    def __init__(
+        self, opener: Callable[[], BinaryIO], location: Location, size: int | None = None
+    ) -> None:
+        self._opener = opener
+        self.location = location
+        self.size = size
+
+    def open(self) -> BinaryIO:
+        return self._opener()
+
+
+def window_of(blob: Blob, offset: int, length: int, location: Location) -> Blob | None:
+    """A sub-range of a seekable blob as a blob of its own, or None if the blob cannot seek."""
+    if isinstance(blob, FileBlob | SliceBlob | BytesBlob):
+        return blob.window(offset, length, location)
+    return None
+
+
+@dataclass
+class ScanContext:
+    """Where findings go, the limits in force, and how deep in containers we are."""
+
+    limits: Limits
+    dispatch: Callable[[Blob, ScanContext], bool]
+    findings: list[Finding] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    depth: int = 0
+
+    def report(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    def saw(self, fmt: str) -> None:
+        if fmt not in self.formats:
+            self.formats.append(fmt)
+
+    def scan_nested(self, blob: Blob) -> bool:
+        """Scan a blob found inside another one, one level deeper. Returns whether it was known."""
+        self.depth += 1
+        try:
+            return self.dispatch(blob, self)
+        finally:
+            self.depth -= 1
+
+
+class Scanner(ABC):
+    """One file format. ``sniff`` looks only at content, never at names."""
+
+    name: str
+    """The format's name, as reported in ``files[].formats``."""
+
+    @abstractmethod
+    def sniff(self, head: bytes, blob: Blob) -> bool:
+        """Whether the content may be this format (several scanners may claim one blob)."""
+
+    @abstractmethod
+    def scan(self, blob: Blob, ctx: ScanContext) -> bool:
+        """Scan ``blob``, reporting findings to ``ctx``. Returns False if it was not this format
+        after all (so another scanner's verdict stands)."""

@@ -1,0 +1,369 @@
+"""Pickle-based model files: raw and stacked pickles, legacy torch.save files, joblib dumps.
+
+Every stream is emulated by :mod:`modeltrust.scanners.pickle_vm`; this module reads a blob stream
+by stream, follows the layouts that loaders read (legacy torch storages, joblib arrays), and turns
+what the emulator saw into findings.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from collections.abc import Iterable
+
+from modeltrust import rules
+from modeltrust.findings import Location, Severity
+from modeltrust.scanners import pickle_policy
+from modeltrust.scanners.interface import Blob, BytesBlob, ScanContext, Scanner, window_of
+from modeltrust.scanners.pickle_policy import Category
+from modeltrust.scanners.pickle_vm import (
+    Call,
+    Global,
+    PickleError,
+    PickleMachine,
+    Reader,
+    StreamAnalysis,
+)
+
+# Bytes that can start a pickle stream: every opcode of every protocol.
+OPCODE_BYTES = frozenset(
+    b"(.0123FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G\x80\x81\x82\x83\x84\x85"
+    b"\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96"
+    b"\x97\x98BC"
+)
+LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_STORAGE_SIZES = {
+    "FloatStorage": 4,
+    "DoubleStorage": 8,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexFloatStorage": 8,
+    "ComplexDoubleStorage": 16,
+    "QInt8Storage": 1,
+    "QUInt8Storage": 1,
+    "QInt32Storage": 4,
+    "QUInt4x2Storage": 1,
+    "QUInt2x4Storage": 1,
+    "UntypedStorage": 1,
+}
+_SAFE_CATEGORIES = frozenset({Category.SAFE, Category.LIBRARY})
+_GETATTR = frozenset({"builtins.getattr"})
+
+
+class PickleScanner(Scanner):
+    name = "pickle"
+
+    def sniff(self, head: bytes, blob: Blob) -> bool:
+        return bool(head) and head[0] in OPCODE_BYTES
+
+    def scan(self, blob: Blob, ctx: ScanContext) -> bool:
+        return scan_pickle_blob(blob, ctx, strict=False)
+
+
+def scan_pickle_blob(blob: Blob, ctx: ScanContext, *, strict: bool) -> bool:
+    """Scan every pickle stream in ``blob``. ``strict``: only report if it surely is a pickle."""
+    with blob.open() as f:
+        reader = Reader(f, blob.size, blob.seekable)
+        machine = PickleMachine(reader, ctx.limits)
+        streams: list[StreamAnalysis] = []
+        trailing_at: int | None = None
+        legacy = False
+        while True:
+            analysis = machine.run()
+            if streams and not analysis.credible:
+                trailing_at = analysis.start
+                break
+            streams.append(analysis)
+            if len(streams) == 1:
+                if not _believable(analysis, strict):
+                    return False
+                legacy = analysis.stopped and analysis.result == LEGACY_TORCH_MAGIC
+            if analysis.error or analysis.limit:
+                break
+            if legacy and len(streams) == 5:
+                _walk_legacy_storages(streams, reader, blob, ctx)
+                break
+            if len(streams) >= ctx.limits.max_streams:
+                ctx.report(
+                    rules.PKL_LIMIT.finding(
+                        blob.location.at(reader.pos),
+                        f"More than {ctx.limits.max_streams} pickle streams are stacked in "
+                        f"'{blob.location.display_path}'; the rest was not analysed.",
+                    )
+                )
+                break
+            nxt = reader.peek_byte()
+            if not nxt:
+                break
+            if nxt[0] not in OPCODE_BYTES:
+                trailing_at = reader.pos
+                break
+
+    ctx.saw("pytorch-legacy" if legacy else "pickle")
+    if any(_imports_joblib(s) for s in streams):
+        ctx.saw("joblib")
+    for analysis in streams:
+        report_stream(analysis, blob, ctx)
+    if trailing_at is not None and not legacy and blob.size is not None:
+        _report_trailing(blob, trailing_at, ctx)
+    return True
+
+
+def _believable(a: StreamAnalysis, strict: bool) -> bool:
+    if strict:
+        return a.stopped or bool(a.imports)
+    return a.credible
+
+
+def _imports_joblib(a: StreamAnalysis) -> bool:
+    return any(e.glob.module.startswith("joblib.") for e in a.imports)
+
+
+def report_stream(analysis: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
+    for a in analysis.walk():
+        _report_imports(a, blob.location, ctx)
+        _report_anomalies(a, blob.location, ctx)
+        _report_failure(a, blob.location, ctx)
+        _scan_embedded(a, blob, ctx)
+
+
+def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
+    called = {id(c.func) for c in a.calls if isinstance(c.func, Global)}
+    by_global: dict[Global, list[int]] = defaultdict(list)
+    for i, event in enumerate(a.imports):
+        if event.glob.qualified in _GETATTR and a.fully_resolved(event.glob):
+            continue  # each call was judged as the attribute it reaches
+        by_global[event.glob].append(i)
+    libraries: dict[str, list[Global]] = defaultdict(list)
+    first_library: dict[str, int] = {}
+    for glob, indexes in by_global.items():
+        verdict = pickle_policy.classify(glob.module, glob.name)
+        if verdict.category is Category.SAFE:
+            continue
+        first = a.imports[indexes[0]]
+        if verdict.category is Category.LIBRARY:
+            lib = pickle_policy.library_of(glob.module)
+            libraries[lib].append(glob)
+            first_library.setdefault(lib, indexes[0])
+            continue
+        rule = pickle_policy.RULE_FOR[verdict.category]
+        was_called = any(id(e.glob) in called for e in (a.imports[i] for i in indexes))
+        times = f" {len(indexes)} times" if len(indexes) > 1 else ""
+        action = (
+            "and calls it" if was_called else "(a loader imports it even if it is never called)"
+        )
+        ctx.report(
+            rule.finding(
+                loc.at(first.offset, first.index),
+                f"The pickle imports {glob.module}:{glob.name}{times} {action}: {verdict.why}.",
+                evidence=f"{first.opcode} {glob.module!r} {glob.name!r}",
+            )
+        )
+    for lib, globs in libraries.items():
+        first = a.imports[first_library[lib]]
+        names = ", ".join(str(g) for g in globs[:6]) + (" ..." if len(globs) > 6 else "")
+        ctx.report(
+            rules.PKL_LIBRARY_CLASS.finding(
+                loc.at(first.offset, first.index),
+                f"Loading rebuilds {len(globs)} {lib} object type(s), so it runs {lib}'s own "
+                f"reconstruction code: {names}.",
+                evidence=names,
+            )
+        )
+
+
+def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
+    rule_for = {
+        "unresolvable": rules.PKL_UNRESOLVABLE,
+        "attribute-write": rules.PKL_ATTRIBUTE_WRITE,
+        "container-abuse": rules.PKL_CONTAINER_ABUSE,
+    }
+    seen: set[tuple[str, str]] = set()
+    for anomaly in a.anomalies:
+        if (anomaly.kind, anomaly.detail) in seen:
+            continue
+        seen.add((anomaly.kind, anomaly.detail))
+        ctx.report(
+            rule_for[anomaly.kind].finding(
+                loc.at(anomaly.offset, anomaly.index),
+                f"{anomaly.detail[0].upper()}{anomaly.detail[1:]}.",
+                evidence=anomaly.detail,
+            )
+        )
+
+
+def _dangerous_calls(a: StreamAnalysis) -> list[str]:
+    out = []
+    for call in a.calls:
+        func = call.func
+        if isinstance(func, Global):
+            if pickle_policy.classify(func.module, func.name).category not in _SAFE_CATEGORIES:
+                out.append(f"{call.opcode} of {func} at offset {call.offset}")
+        elif not isinstance(func, Call):
+            out.append(f"{call.opcode} of an unresolved callable at offset {call.offset}")
+    return out
+
+
+def _report_failure(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
+    if a.limit is not None:
+        ctx.report(
+            rules.PKL_LIMIT.finding(
+                loc.at(a.error_offset),
+                f"Analysis stopped: {a.limit}. Everything before that point was checked.",
+                evidence=a.limit,
+            )
+        )
+        return
+    if a.error is None:
+        return
+    dangerous = _dangerous_calls(a)
+    if dangerous:
+        ctx.report(
+            rules.PKL_BROKEN_AFTER_CALL.finding(
+                loc.at(a.error_offset),
+                f"The stream is broken ({a.error}) after {dangerous[0]}; pickle.load would run "
+                "that call before it fails.",
+                evidence="; ".join(dangerous[:5]),
+            )
+        )
+    else:
+        ctx.report(
+            rules.PKL_MALFORMED.finding(
+                loc.at(a.error_offset),
+                f"The pickle stream could not be read to its end: {a.error}.",
+                evidence=a.error,
+            )
+        )
+
+
+def _scan_embedded(a: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
+    for emb in a.embedded:
+        if ctx.depth >= ctx.limits.max_depth:
+            ctx.report(
+                rules.PKL_LIMIT.finding(
+                    blob.location.at(emb.offset if emb.offset >= 0 else None),
+                    f"An embedded pickle is nested more than {ctx.limits.max_depth} levels "
+                    "deep and was not analysed.",
+                )
+            )
+            return
+        where = f"@{emb.offset}" if emb.offset >= 0 else ""
+        loc = blob.location.inner(f"<embedded pickle{where}, {emb.encoding}>")
+        inner: Blob | None
+        if emb.data is not None:
+            inner = BytesBlob(emb.data, loc)
+        else:
+            inner = window_of(blob, emb.offset, emb.length, loc)
+        if inner is None:
+            ctx.report(
+                rules.PKL_EMBEDDED.finding(
+                    blob.location.at(emb.offset),
+                    f"A {emb.length}-byte string starts like a pickle but sits in a stream that "
+                    "cannot be re-read, so it was not analysed.",
+                    severity=Severity.HIGH,
+                )
+            )
+            continue
+        nested = ScanContext(ctx.limits, ctx.dispatch, depth=ctx.depth + 1)
+        if inner.head(4) == b"PK\x03\x04":
+            found, what = ctx.dispatch(inner, nested), "a zip archive (torch.save's format)"
+        else:
+            found, what = scan_pickle_blob(inner, nested, strict=True), "a pickle stream"
+        if found:
+            ctx.report(
+                rules.PKL_EMBEDDED.finding(
+                    blob.location.at(emb.offset if emb.offset >= 0 else None),
+                    f"A {emb.length}-byte {emb.encoding} string holds {what}; a loader such as "
+                    "pickle.loads or torch.load would read it. Its own findings follow.",
+                    evidence=f"{emb.encoding} string of {emb.length} bytes",
+                )
+            )
+            ctx.findings.extend(nested.findings)
+
+
+def _report_trailing(blob: Blob, at: int, ctx: ScanContext) -> None:
+    left = (blob.size or 0) - at
+    if left <= 0:
+        return
+    loc = blob.location.inner(f"<trailing data@{at}>")
+    tail = window_of(blob, at, left, loc)
+    known = tail is not None and ctx.scan_nested(tail)
+    ctx.report(
+        rules.PKL_TRAILING_DATA.finding(
+            blob.location.at(at),
+            f"{left} bytes follow the last pickle stream"
+            + (" and hold another format, reported on its own." if known else "."),
+        )
+    )
+
+
+def _walk_legacy_storages(
+    streams: list[StreamAnalysis], reader: Reader, blob: Blob, ctx: ScanContext
+) -> None:
+    """Skip the storages a legacy torch.save file has after its pickles, checking each size;
+    bytes left over after the last storage are scanned for hidden content."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for pid in streams[3].persistent_ids:
+        if (
+            isinstance(pid, tuple)
+            and len(pid) >= 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], Global)
+            and isinstance(pid[2], str)
+            and isinstance(pid[4], int)
+        ):
+            elsize = _LEGACY_STORAGE_SIZES.get(pid[1].name.rpartition(".")[2])
+            if elsize is not None:
+                sizes[pid[2]] = (elsize, pid[4])
+    keys = streams[4].result
+    problem = None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        problem = "the storage key list is not a list of strings"
+    else:
+        for key in keys:
+            if key not in sizes:
+                problem = f"storage {key!r} has no declared type and size"
+                break
+            elsize, numel = sizes[key]
+            at = reader.pos
+            try:
+                (count,) = struct.unpack("<q", reader.read(8))
+                if count != numel or count < 0:
+                    problem = f"storage {key!r} at offset {at} holds {count} elements, not {numel}"
+                    break
+                reader.skip(count * elsize)
+            except PickleError as e:
+                problem = f"storage {key!r} at offset {at} is cut short ({e})"
+                break
+    if problem is not None:
+        ctx.report(
+            rules.PT_LEGACY_LAYOUT.finding(
+                blob.location.at(reader.pos),
+                f"The storages of this legacy torch checkpoint could not be followed: {problem}.",
+                evidence=problem,
+            )
+        )
+        return
+    if blob.size is not None and reader.pos < blob.size:
+        left = blob.size - reader.pos
+        loc = blob.location.inner(f"<after storages@{reader.pos}>")
+        tail = window_of(blob, reader.pos, left, loc)
+        if tail is not None:
+            ctx.scan_nested(tail)
+        ctx.report(
+            rules.PT_LEGACY_LAYOUT.finding(
+                blob.location.at(reader.pos),
+                f"{left} bytes follow the last storage; torch never reads them.",
+            )
+        )
+
+
+def globals_in(streams: Iterable[StreamAnalysis]) -> list[str]:
+    """Every import in the streams as ``module:name`` (for tools and tests)."""
+    return [str(e.glob) for s in streams for a in s.walk() for e in a.imports]

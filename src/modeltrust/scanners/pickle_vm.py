@@ -1,0 +1,893 @@
+"""A static emulator of the pickle virtual machine.
+
+It runs every opcode of a pickle stream against a model stack and memo, the way ``pickle.load``
+would, but it never imports or calls anything: a global is a :class:`Global` value, a call is a
+:class:`Call` value. What a loader *would* do is recorded as events (imports, calls, attribute
+writes, embedded payloads) for :mod:`modeltrust.scanners.pickle` to judge.
+
+Large byte and text operands are skipped with a seek (only their first bytes are kept), so the
+cost of a stream grows with its structure, not with the tensors inside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import io
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from modeltrust.scanners.interface import CorruptData, LimitExceeded, Limits
+
+KEEP_BYTES = 64 * 1024
+"""Byte and text operands up to this size are kept as values; larger ones become :class:`Ref`."""
+MAX_LINE = 64 * 1024
+"""Longest text line an opcode may carry (GLOBAL, INT, STRING ...)."""
+KEEP_ITEMS = 10_000
+"""Items kept per modelled container; later items are counted, not stored."""
+_SKIP_CHUNK = 1024 * 1024
+_IDENTIFIER_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+# --- values --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Global:
+    """What GLOBAL / STACK_GLOBAL / INST would import: ``module`` and (possibly dotted) ``name``."""
+
+    module: str
+    name: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.name}"
+
+
+@dataclass(slots=True)
+class Call:
+    """The result of calling ``func`` with ``args`` (REDUCE, INST, OBJ, NEWOBJ, NEWOBJ_EX)."""
+
+    func: object
+    args: object
+    opcode: str
+    state: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A byte or text operand too large to keep: where it is and how it starts."""
+
+    offset: int
+    length: int
+    head: bytes
+    text: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A value the emulator cannot know statically (a missing memo slot, an extension code)."""
+
+    why: str
+
+
+@dataclass(slots=True)
+class PDict:
+    """A modelled dict: key/value pairs in insertion order (keys need not be hashable)."""
+
+    items: list[tuple[object, object]] = field(default_factory=list)
+    dropped: int = 0
+
+    def get(self, key: object) -> object:
+        for k, v in self.items:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Persisted:
+    """What a loader's ``persistent_load(pid)`` returns (torch: a storage)."""
+
+    pid: object
+
+
+# --- events --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ImportEvent:
+    glob: Global
+    offset: int
+    index: int
+    opcode: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    func: object
+    offset: int
+    index: int
+    opcode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something a loader would choke on or that only an attack needs."""
+
+    kind: str  # unresolvable | attribute-write | container-abuse
+    detail: str
+    offset: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """A byte or text operand that looks like another pickle."""
+
+    offset: int
+    """Stream offset of the operand's first byte when it can be read in place, else -1."""
+    length: int
+    data: bytes | None
+    encoding: str  # raw | latin1 | base64 | hex
+
+
+@dataclass(slots=True)
+class StreamAnalysis:
+    """What one pickle stream (from its first opcode to STOP) would do when loaded."""
+
+    start: int
+    end: int = 0
+    opcodes: int = 0
+    protocol: int | None = None
+    stopped: bool = False
+    error: str | None = None
+    error_offset: int | None = None
+    limit: str | None = None
+    result: object = None
+    imports: list[ImportEvent] = field(default_factory=list)
+    calls: list[CallEvent] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    embedded: list[Embedded] = field(default_factory=list)
+    persistent_ids: list[object] = field(default_factory=list)
+    nested: list[StreamAnalysis] = field(default_factory=list)
+    """Streams a loader reads from inside this one (joblib object arrays)."""
+    raw_spans: list[tuple[int, int]] = field(default_factory=list)
+    """Raw array data a loader reads from inside this stream (joblib): (offset, length)."""
+    global_pushes: dict[int, int] = field(default_factory=dict)
+    """How often each imported object was put on the stack again (memo GET, DUP), by id."""
+    getattr_resolved: dict[int, int] = field(default_factory=dict)
+    """How often each imported ``getattr`` was called with a class and a constant name, by id."""
+
+    def fully_resolved(self, glob: Global) -> bool:
+        """Whether every use of this imported getattr was a call resolved statically."""
+        uses = self.global_pushes.get(id(glob), 1)
+        return self.getattr_resolved.get(id(glob), 0) == uses
+
+    @property
+    def credible(self) -> bool:
+        """Whether this really is a pickle (as opposed to other data that starts like one).
+
+        A stream counts when it reaches STOP, when it starts with PROTO and gets past a few
+        opcodes (or is cut short), or when it imports something importable and calls it.
+        """
+        if self.stopped:
+            return True
+        real = any(_IDENTIFIER_PATH.match(e.glob.qualified) for e in self.imports)
+        if self.protocol is not None:
+            cut_short = (self.error or "").startswith("unexpected end")
+            return self.opcodes >= 4 or cut_short or real
+        return real and bool(self.calls)
+
+    def walk(self) -> list[StreamAnalysis]:
+        """This stream and every stream nested in it."""
+        out = [self]
+        for n in self.nested:
+            out.extend(n.walk())
+        return out
+
+
+class PickleError(Exception):
+    """The stream cannot be loaded from here on (a loader would raise too)."""
+
+
+# --- reading -------------------------------------------------------------------------------------
+class Reader:
+    """Forward reader over a binary stream that tracks its position and skips cheaply."""
+
+    __slots__ = ("_f", "_seekable", "pos", "size")
+
+    def __init__(self, f: BinaryIO, size: int | None, seekable: bool, pos: int = 0) -> None:
+        self._f = f
+        self.size = size
+        self._seekable = seekable and size is not None
+        self.pos = pos
+
+    def read(self, n: int) -> bytes:
+        if self.size is not None and self.pos + n > self.size:
+            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
+        data = self._f.read(n)
+        if len(data) < n:
+            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
+        self.pos += n
+        return data
+
+    def readline(self) -> bytes:
+        line = self._f.readline(MAX_LINE)
+        if not line.endswith(b"\n"):
+            if len(line) >= MAX_LINE:
+                raise PickleError(f"text operand longer than {MAX_LINE} bytes at offset {self.pos}")
+            raise PickleError(f"unexpected end of data in a text operand at offset {self.pos}")
+        self.pos += len(line)
+        return line[:-1]
+
+    def skip(self, n: int) -> None:
+        """Move past ``n`` bytes without keeping them (a seek when the stream allows it)."""
+        if self.size is not None and self.pos + n > self.size:
+            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
+        if self._seekable:
+            self._f.seek(n, io.SEEK_CUR)
+            self.pos += n
+            return
+        left = n
+        while left:
+            got = len(self._f.read(min(left, _SKIP_CHUNK)))
+            if not got:
+                raise PickleError(
+                    f"unexpected end of data: {n} bytes declared at offset {self.pos}"
+                )
+            left -= got
+            self.pos += got
+
+    def peek_byte(self) -> bytes:
+        """The next byte without consuming it, or b'' at the end."""
+        if self.size is not None and self.pos >= self.size:
+            return b""
+        if self._seekable:
+            b = self._f.read(1)
+            if b:
+                self._f.seek(-1, io.SEEK_CUR)
+            return b
+        peek = getattr(self._f, "peek", None)
+        if peek is not None:
+            return bytes(peek(1)[:1])
+        return b"?"  # cannot look ahead: let the caller try to read
+
+
+# --- the machine ---------------------------------------------------------------------------------
+_MARK_OPS = frozenset(b"(")
+_CONTAINER_FUNCS = frozenset(
+    {
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.Counter",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "builtins.bytearray",
+        "__builtin__.dict",
+        "__builtin__.list",
+        "__builtin__.set",
+    }
+)
+_NON_CONTAINER_REBUILDERS = frozenset(
+    {
+        "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state",
+        "torch._utils._rebuild_qtensor",
+        "torch._utils._rebuild_sparse_tensor",
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        "torch._utils._rebuild_wrapper_subclass",
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        "torch._tensor._rebuild_from_type_v2",
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+    }
+)
+_JOBLIB_WRAPPERS = frozenset(
+    {
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    }
+)
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg", "cPickle": "pickle"}
+
+
+_GETATTR = frozenset({"builtins.getattr", "__builtin__.getattr"})
+
+
+def _static_getattr(func: object, args: object) -> Global | None:
+    """``getattr(<imported class>, "name")`` as the dotted global it reaches, else None."""
+    if (
+        isinstance(func, Global)
+        and func.qualified in _GETATTR
+        and isinstance(args, tuple)
+        and len(args) == 2
+        and isinstance(args[0], Global)
+        and isinstance(args[1], str)
+        and _IDENTIFIER_PATH.match(args[1])
+    ):
+        return Global(args[0].module, f"{args[0].name}.{args[1]}")
+    return None
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+
+
+def _looks_embedded(head: bytes) -> bool:
+    """A pickle, or a zip (torch.save's format, as torch.storage._load_from_bytes takes it)."""
+    return _looks_like_pickle(head) or head[:4] == b"PK\x03\x04"
+
+
+def _text_payload(s: str) -> tuple[bytes, str] | None:
+    """Bytes hidden in a text operand: latin-1 (protocol 2 bytes), base64 or hex of a pickle."""
+    if len(s) < 4:
+        return None
+    if s[0] == "\x80" and ord(s[1]) <= 5:
+        try:
+            return s.encode("latin-1"), "latin1"
+        except UnicodeEncodeError:
+            return None
+    if s.startswith(("gA", "gAS", "gAN", "gAJ", "gAE", "gAU")):
+        try:
+            data = base64.b64decode(s.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if _looks_like_pickle(data):
+            return data, "base64"
+    if s[:2] == "80" and s[2:3] == "0":
+        try:
+            data = bytes.fromhex(s)
+        except ValueError:
+            return None
+        if _looks_like_pickle(data):
+            return data, "hex"
+    return None
+
+
+def _dtype_info(value: object) -> tuple[int, bool] | None:
+    """(itemsize, has_objects) of a modelled ``numpy.dtype(...)`` call, or None if unknown."""
+    if not isinstance(value, Call) or not isinstance(value.args, tuple) or not value.args:
+        return None
+    typestr = value.args[0]
+    if not isinstance(typestr, str) or not typestr:
+        return None
+    kind = typestr.lstrip("<>|=")[:1]
+    has_objects = kind == "O"
+    state = value.state
+    fields = state[4] if isinstance(state, tuple) and len(state) > 5 else None
+    if isinstance(fields, PDict):
+        for _, spec in fields.items:
+            if isinstance(spec, tuple) and spec:
+                sub = _dtype_info(spec[0])
+                if sub is None or sub[1]:
+                    has_objects = True
+    elsize = state[5] if isinstance(state, tuple) and len(state) > 5 else -1
+    if isinstance(elsize, int) and not isinstance(elsize, bool) and elsize > 0:
+        return elsize, has_objects
+    digits = "".join(ch for ch in typestr.lstrip("<>|=")[1:] if ch.isdigit())
+    if has_objects:
+        return 8, True
+    if not digits:
+        return None
+    size = int(digits)
+    return (size * 4 if kind == "U" else size), has_objects
+
+
+class PickleMachine:
+    """Emulates one pickle stream at a time from a shared :class:`Reader`."""
+
+    def __init__(self, reader: Reader, limits: Limits) -> None:
+        self.r = reader
+        self.limits = limits
+
+    def run(self) -> StreamAnalysis:
+        """Emulate from the reader's position to the stream's STOP (or to the first error)."""
+        a = StreamAnalysis(start=self.r.pos)
+        try:
+            self._run(a)
+        except (PickleError, CorruptData) as e:
+            a.error = str(e)
+            a.error_offset = self.r.pos
+        except LimitExceeded as e:
+            a.limit = str(e)
+            a.error_offset = self.r.pos
+        a.end = self.r.pos
+        return a
+
+    def _run(self, a: StreamAnalysis) -> None:
+        r = self.r
+        read = r.read
+        limits = self.limits
+        stack: list[object] = []
+        metastack: list[list[object]] = []
+        memo: dict[int, object] = {}
+        max_ops = limits.max_opcodes
+        max_memo = limits.max_memo
+        max_stack = limits.max_stack
+        index = -1
+
+        def pop() -> object:
+            if not stack:
+                raise PickleError(f"stack underflow at opcode #{index} (offset {offset})")
+            return stack.pop()
+
+        def pop_mark() -> list[object]:
+            nonlocal stack
+            if not metastack:
+                raise PickleError(f"MARK expected at opcode #{index} (offset {offset})")
+            items = stack
+            stack = metastack.pop()
+            return items
+
+        def record_import(module: str, name: str, opname: str) -> Global:
+            module = _PY2_MODULES.get(module, module)
+            g = Global(module, name)
+            a.imports.append(ImportEvent(g, offset, index, opname))
+            return g
+
+        def record_call(func: object, args: object, opname: str) -> Call:
+            a.calls.append(CallEvent(func, offset, index, opname))
+            return Call(func, args, opname)
+
+        def push_bytes(length: int, text: bool) -> None:
+            start = r.pos
+            if length <= KEEP_BYTES:
+                data = read(length)
+                if text:
+                    s = data.decode("utf-8", "surrogatepass")
+                    stack.append(s)
+                    self._check_text(a, s, start)
+                else:
+                    stack.append(data)
+                    if _looks_embedded(data):
+                        a.embedded.append(Embedded(start, length, data, "raw"))
+                return
+            head = read(16)
+            r.skip(length - 16)
+            stack.append(Ref(start, length, head, text))
+            if not text and _looks_embedded(head):
+                a.embedded.append(Embedded(start, length, None, "raw"))
+
+        def add_items(target: object, items: list[object], opname: str) -> None:
+            if isinstance(target, list):
+                room = KEEP_ITEMS - len(target)
+                if room > 0:
+                    target.extend(items[:room])
+            elif isinstance(target, set | frozenset):
+                pass
+            elif self._not_container(target):
+                a.anomalies.append(
+                    Anomaly("container-abuse", f"{opname} on {_describe(target)}", offset, index)
+                )
+
+        def set_items(target: object, items: list[object], opname: str) -> None:
+            if isinstance(target, PDict):
+                pairs = list(zip(items[::2], items[1::2], strict=False))
+                room = KEEP_ITEMS - len(target.items)
+                target.items.extend(pairs[: max(room, 0)])
+                target.dropped += max(0, len(pairs) - max(room, 0))
+            elif self._not_container(target):
+                a.anomalies.append(
+                    Anomaly("container-abuse", f"{opname} on {_describe(target)}", offset, index)
+                )
+
+        while True:
+            offset = r.pos
+            index += 1
+            if index >= max_ops:
+                raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
+            op = read(1)[0]
+            a.opcodes = index + 1
+
+            # Ordered roughly by how often real model pickles use each opcode.
+            if op == 0x71:  # q BINPUT
+                if stack:
+                    memo[read(1)[0]] = stack[-1]
+                else:
+                    raise PickleError(f"BINPUT on an empty stack at offset {offset}")
+            elif op == 0x94:  # MEMOIZE
+                if not stack:
+                    raise PickleError(f"MEMOIZE on an empty stack at offset {offset}")
+                memo[len(memo)] = stack[-1]
+            elif op == 0x68:  # h BINGET
+                key = read(1)[0]
+                value = memo[key] if key in memo else self._missing(a, key, offset, index)
+                if type(value) is Global:
+                    a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                stack.append(value)
+            elif op == 0x6A:  # j LONG_BINGET
+                key = struct.unpack("<I", read(4))[0]
+                value = memo[key] if key in memo else self._missing(a, key, offset, index)
+                if type(value) is Global:
+                    a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                stack.append(value)
+            elif op == 0x72:  # r LONG_BINPUT
+                key = struct.unpack("<I", read(4))[0]
+                if not stack:
+                    raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
+                memo[key] = stack[-1]
+            elif op == 0x4B:  # K BININT1
+                stack.append(read(1)[0])
+            elif op == 0x4D:  # M BININT2
+                stack.append(struct.unpack("<H", read(2))[0])
+            elif op == 0x4A:  # J BININT
+                stack.append(struct.unpack("<i", read(4))[0])
+            elif op == 0x8C:  # SHORT_BINUNICODE
+                push_bytes(read(1)[0], True)
+            elif op == 0x58:  # X BINUNICODE
+                push_bytes(struct.unpack("<I", read(4))[0], True)
+            elif op == 0x28:  # ( MARK
+                metastack.append(stack)
+                stack = []
+                if len(metastack) > max_stack:
+                    raise LimitExceeded(f"more than {max_stack} nested MARKs")
+            elif op == 0x85:  # TUPLE1
+                stack.append((pop(),))
+            elif op == 0x86:  # TUPLE2
+                b = pop()
+                stack.append((pop(), b))
+            elif op == 0x87:  # TUPLE3
+                c = pop()
+                b = pop()
+                stack.append((pop(), b, c))
+            elif op == 0x74:  # t TUPLE
+                items = pop_mark()  # rebinds `stack`: never inline it into stack.append(...)
+                stack.append(tuple(items[:KEEP_ITEMS]))
+            elif op == 0x29:  # ) EMPTY_TUPLE
+                stack.append(())
+            elif op == 0x52:  # R REDUCE
+                args = pop()
+                func = pop()
+                resolved = _static_getattr(func, args)
+                if resolved is not None:
+                    # getattr(SomeClass, "name"), how pickle stores a classmethod: judge the
+                    # attribute it reaches as an import of its own.
+                    a.getattr_resolved[id(func)] = a.getattr_resolved.get(id(func), 0) + 1
+                    stack.append(record_import(resolved.module, resolved.name, "REDUCE getattr"))
+                else:
+                    stack.append(record_call(func, args, "REDUCE"))
+            elif op == 0x62:  # b BUILD
+                state = pop()
+                if not stack:
+                    raise PickleError(f"BUILD on an empty stack at offset {offset}")
+                self._build(a, stack[-1], state, offset, index)
+            elif op == 0x5D:  # ] EMPTY_LIST
+                stack.append([])
+            elif op == 0x7D:  # } EMPTY_DICT
+                stack.append(PDict())
+            elif op == 0x75:  # u SETITEMS
+                items = pop_mark()
+                if not stack:
+                    raise PickleError(f"SETITEMS on an empty stack at offset {offset}")
+                set_items(stack[-1], items, "SETITEMS")
+            elif op == 0x73:  # s SETITEM
+                v = pop()
+                k = pop()
+                if not stack:
+                    raise PickleError(f"SETITEM on an empty stack at offset {offset}")
+                set_items(stack[-1], [k, v], "SETITEM")
+            elif op == 0x65:  # e APPENDS
+                items = pop_mark()
+                if not stack:
+                    raise PickleError(f"APPENDS on an empty stack at offset {offset}")
+                add_items(stack[-1], items, "APPENDS")
+            elif op == 0x61:  # a APPEND
+                v = pop()
+                if not stack:
+                    raise PickleError(f"APPEND on an empty stack at offset {offset}")
+                add_items(stack[-1], [v], "APPEND")
+            elif op == 0x88:  # NEWTRUE
+                stack.append(True)
+            elif op == 0x89:  # NEWFALSE
+                stack.append(False)
+            elif op == 0x4E:  # N NONE
+                stack.append(None)
+            elif op == 0x47:  # G BINFLOAT
+                stack.append(struct.unpack(">d", read(8))[0])
+            elif op == 0x93:  # STACK_GLOBAL
+                name = pop()
+                module = pop()
+                if isinstance(module, str) and isinstance(name, str):
+                    stack.append(record_import(module, name, "STACK_GLOBAL"))
+                else:
+                    a.anomalies.append(
+                        Anomaly(
+                            "unresolvable",
+                            f"STACK_GLOBAL with module {_describe(module)} and name "
+                            f"{_describe(name)}",
+                            offset,
+                            index,
+                        )
+                    )
+                    stack.append(Unknown("unresolvable global"))
+            elif op == 0x63:  # c GLOBAL
+                module = read_line_text(r)
+                name = read_line_text(r)
+                stack.append(record_import(module, name, "GLOBAL"))
+            elif op == 0x80:  # PROTO
+                proto = read(1)[0]
+                if a.protocol is None and index == 0:
+                    a.protocol = proto
+                if proto > 5:
+                    raise PickleError(f"unsupported pickle protocol {proto} at offset {offset}")
+            elif op == 0x95:  # FRAME
+                size = struct.unpack("<Q", read(8))[0]
+                if r.size is not None and r.pos + size > r.size:
+                    raise PickleError(
+                        f"unexpected end of data: frame of {size} bytes at offset {offset}"
+                    )
+            elif op == 0x2E:  # . STOP
+                a.result = pop()
+                a.stopped = True
+                return
+            elif op == 0x51:  # Q BINPERSID
+                pid = pop()
+                a.persistent_ids.append(pid)
+                stack.append(Persisted(pid))
+            elif op == 0x50:  # P PERSID
+                pid_text = read_line_text(r)
+                a.persistent_ids.append(pid_text)
+                stack.append(Persisted(pid_text))
+            elif op == 0x8A:  # LONG1
+                n = read(1)[0]
+                stack.append(int.from_bytes(read(n), "little", signed=True))
+            elif op == 0x8B:  # LONG4
+                n = struct.unpack("<i", read(4))[0]
+                if n < 0:
+                    raise PickleError(f"LONG4 with negative length at offset {offset}")
+                if n > KEEP_BYTES:
+                    r.skip(n)
+                    stack.append(Unknown("huge integer"))
+                else:
+                    stack.append(int.from_bytes(read(n), "little", signed=True))
+            elif op == 0x43:  # C SHORT_BINBYTES
+                push_bytes(read(1)[0], False)
+            elif op == 0x42:  # B BINBYTES
+                push_bytes(struct.unpack("<I", read(4))[0], False)
+            elif op == 0x8E or op == 0x96:  # BINBYTES8
+                push_bytes(struct.unpack("<Q", read(8))[0], False)
+            elif op == 0x8D:  # BINUNICODE8
+                push_bytes(struct.unpack("<Q", read(8))[0], True)
+            elif op == 0x55:  # U SHORT_BINSTRING
+                push_bytes(read(1)[0], False)
+            elif op == 0x54:  # T BINSTRING
+                n = struct.unpack("<i", read(4))[0]
+                if n < 0:
+                    raise PickleError(f"BINSTRING with negative length at offset {offset}")
+                push_bytes(n, False)
+            elif op == 0x53:  # S STRING
+                stack.append(_parse_string(r.readline(), offset))
+            elif op == 0x56:  # V UNICODE
+                s = codecs.decode(r.readline(), "raw-unicode-escape")
+                stack.append(s)
+                self._check_text(a, s, -1)
+            elif op == 0x49:  # I INT
+                stack.append(_parse_int(r.readline(), offset))
+            elif op == 0x4C:  # L LONG
+                stack.append(_parse_int(r.readline().rstrip(b"L"), offset))
+            elif op == 0x46:  # F FLOAT
+                try:
+                    stack.append(float(r.readline()))
+                except ValueError:
+                    raise PickleError(f"FLOAT operand is not a number at offset {offset}") from None
+            elif op == 0x30:  # 0 POP
+                if stack:
+                    stack.pop()
+                else:
+                    pop_mark()
+            elif op == 0x31:  # 1 POP_MARK
+                pop_mark()
+            elif op == 0x32:  # 2 DUP
+                if not stack:
+                    raise PickleError(f"DUP on an empty stack at offset {offset}")
+                value = stack[-1]
+                if type(value) is Global:
+                    a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                stack.append(value)
+            elif op == 0x67:  # g GET
+                key = _parse_int(r.readline(), offset)
+                value = memo[key] if key in memo else self._missing(a, key, offset, index)
+                if type(value) is Global:
+                    a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                stack.append(value)
+            elif op == 0x70:  # p PUT
+                key = _parse_int(r.readline(), offset)
+                if not stack:
+                    raise PickleError(f"PUT on an empty stack at offset {offset}")
+                memo[key] = stack[-1]
+            elif op == 0x6C:  # l LIST
+                items = pop_mark()
+                stack.append(items[:KEEP_ITEMS])
+            elif op == 0x64:  # d DICT
+                items = pop_mark()
+                stack.append(PDict(list(zip(items[::2], items[1::2], strict=False))[:KEEP_ITEMS]))
+            elif op == 0x8F:  # EMPTY_SET
+                stack.append(set())
+            elif op == 0x90:  # ADDITEMS
+                pop_mark()
+                if not stack:
+                    raise PickleError(f"ADDITEMS on an empty stack at offset {offset}")
+                add_items(stack[-1], [], "ADDITEMS")
+            elif op == 0x91:  # FROZENSET
+                pop_mark()
+                stack.append(frozenset())
+            elif op == 0x81:  # NEWOBJ
+                args = pop()
+                cls = pop()
+                stack.append(record_call(cls, args, "NEWOBJ"))
+            elif op == 0x92:  # NEWOBJ_EX
+                kwargs = pop()
+                args = pop()
+                cls = pop()
+                stack.append(record_call(cls, (args, kwargs), "NEWOBJ_EX"))
+            elif op == 0x69:  # i INST
+                module = read_line_text(r)
+                name = read_line_text(r)
+                args = tuple(pop_mark())
+                g = record_import(module, name, "INST")
+                stack.append(record_call(g, args, "INST"))
+            elif op == 0x6F:  # o OBJ
+                items = pop_mark()
+                if not items:
+                    raise PickleError(f"OBJ without a class at offset {offset}")
+                stack.append(record_call(items[0], tuple(items[1:]), "OBJ"))
+            elif op in (0x82, 0x83, 0x84):  # EXT1 EXT2 EXT4
+                width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
+                code = int.from_bytes(read(width), "little")
+                a.anomalies.append(
+                    Anomaly(
+                        "unresolvable",
+                        f"EXT{width} extension code {code} (copyreg's extension registry)",
+                        offset,
+                        index,
+                    )
+                )
+                stack.append(Unknown(f"extension code {code}"))
+            elif op == 0x97:  # NEXT_BUFFER
+                stack.append(Unknown("out-of-band buffer"))
+            elif op == 0x98:  # READONLY_BUFFER
+                if not stack:
+                    raise PickleError(f"READONLY_BUFFER on an empty stack at offset {offset}")
+            else:
+                raise PickleError(f"invalid opcode 0x{op:02x} at offset {offset}")
+
+            if len(stack) > max_stack:
+                raise LimitExceeded(f"more than {max_stack} values on the stack")
+            if len(memo) > max_memo:
+                raise LimitExceeded(f"more than {max_memo} memo entries")
+
+    # --- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _missing(a: StreamAnalysis, key: int, offset: int, index: int) -> Unknown:
+        a.anomalies.append(
+            Anomaly("unresolvable", f"memo slot {key} read before it was written", offset, index)
+        )
+        return Unknown(f"memo slot {key}")
+
+    @staticmethod
+    def _check_text(a: StreamAnalysis, s: str, start: int) -> None:
+        found = _text_payload(s)
+        if found is not None:
+            data, encoding = found
+            a.embedded.append(Embedded(-1, len(data), data, encoding))
+
+    @staticmethod
+    def _not_container(target: object) -> bool:
+        if isinstance(target, Global):
+            return True
+        if isinstance(target, Call) and isinstance(target.func, Global):
+            q = target.func.qualified
+            return q in _NON_CONTAINER_REBUILDERS and q not in _CONTAINER_FUNCS
+        return False
+
+    def _build(
+        self, a: StreamAnalysis, target: object, state: object, offset: int, index: int
+    ) -> None:
+        if isinstance(target, Global):
+            a.anomalies.append(
+                Anomaly(
+                    "attribute-write",
+                    f"BUILD sets attributes {_state_keys(state)} on {target}",
+                    offset,
+                    index,
+                )
+            )
+            return
+        if not isinstance(target, Call):
+            return
+        target.state = state
+        func = target.func
+        if isinstance(func, Global) and func.qualified in _JOBLIB_WRAPPERS:
+            self._joblib_array(a, state, offset)
+
+    def _joblib_array(self, a: StreamAnalysis, state: object, offset: int) -> None:
+        """joblib writes each array's bytes straight after the BUILD of its wrapper."""
+        if not isinstance(state, PDict):
+            raise PickleError(f"joblib array wrapper without a state dict at offset {offset}")
+        info = _dtype_info(state.get("dtype"))
+        shape = state.get("shape")
+        if info is None or not isinstance(shape, tuple | list):
+            raise PickleError(f"joblib array wrapper with an unreadable dtype or shape at {offset}")
+        itemsize, has_objects = info
+        if has_objects:
+            # An object array is a whole pickle stream of its own, read by a fresh unpickler.
+            nested = PickleMachine(self.r, self.limits).run()
+            a.nested.append(nested)
+            if nested.error or nested.limit:
+                raise PickleError(f"joblib object array at offset {offset} is malformed")
+            return
+        count = 1
+        for dim in shape:
+            if not isinstance(dim, int) or dim < 0:
+                raise PickleError(f"joblib array wrapper with a bad shape at offset {offset}")
+            count *= dim
+        if state.get("numpy_array_alignment_bytes") is not None:
+            pad = self.r.read(1)[0]
+            self.r.skip(pad)
+        start = self.r.pos
+        self.r.skip(count * itemsize)
+        a.raw_spans.append((start, count * itemsize))
+
+
+def read_line_text(r: Reader) -> str:
+    line = r.readline()
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _parse_int(line: bytes, offset: int) -> int:
+    if line == b"00":
+        return False
+    if line == b"01":
+        return True
+    try:
+        return int(line)
+    except ValueError:
+        raise PickleError(
+            f"integer operand {line[:40]!r} is not a number at offset {offset}"
+        ) from None
+
+
+def _parse_string(line: bytes, offset: int) -> str:
+    """Protocol 0 STRING: a quoted, escaped literal (decoded the way Python 3's pickle does)."""
+    if len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"'):
+        body = line[1:-1]
+    else:
+        raise PickleError(f"STRING operand is not quoted at offset {offset}")
+    try:
+        raw = codecs.escape_decode(body)[0]
+    except ValueError:
+        raise PickleError(f"STRING operand has a bad escape at offset {offset}") from None
+    return raw.decode("latin-1")
+
+
+def _state_keys(state: object) -> str:
+    if isinstance(state, PDict):
+        return "{" + ", ".join(repr(k) for k, _ in state.items[:8]) + "}"
+    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], PDict):
+        return _state_keys(state[1])
+    return _describe(state)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Global):
+        return f"global {value}"
+    if isinstance(value, Call):
+        return f"the result of {_describe(value.func)}"
+    if isinstance(value, Unknown):
+        return f"an unknown value ({value.why})"
+    if isinstance(value, str | bytes | int | float):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return type(value).__name__
