@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/python -m demo.build demo-out
-	-$(BIN)/modeltrust scan demo-out
 	@echo
-	@echo "The scan above exits 1 because demo-out/malicious is trojaned; demo-out/benign is clean:"
-	$(BIN)/modeltrust scan demo-out/benign
-	$(BIN)/modeltrust scan demo-out --format sarif --output demo-out/report.sarif || true
-	$(BIN)/modeltrust scan demo-out --format json --output demo-out/report.json || true
-	@echo "Reports written: demo-out/report.json and demo-out/report.sarif"
+	@echo "== modeltrust scan demo-out (expect exit 1: the malicious checkpoint is trojaned)"
+	$(BIN)/modeltrust scan demo-out --no-progress; test $$? -eq 1
+	@echo
+	@echo "== modeltrust scan demo-out/benign (expect exit 0)"
+	$(BIN)/modeltrust scan demo-out/benign --no-progress
+	$(BIN)/modeltrust scan demo-out --no-progress -f json -o demo-out/report.json; test $$? -eq 1
+	$(BIN)/modeltrust scan demo-out --no-progress -f sarif -o demo-out/report.sarif; test $$? -eq 1
+	@test ! -e demo-out/PWNED && echo "demo-out/PWNED does not exist: nothing was executed."
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ import inspect
 import io
 import pickle
 import pkgutil
+import re
 import warnings
 from pathlib import Path
 
@@ -24,9 +25,16 @@ from modeltrust.scanners.pickle_vm import PickleMachine, Reader
 OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/library_names.txt"
 PACKAGES = {
     "sklearn": ("sklearn",),
-    "pandas": ("pandas.core", "pandas._libs", "pandas.arrays", "pandas.tseries"),
+    "pandas": ("pandas",),
     "torch": ("torch.nn", "torch.optim"),
 }
+# Classes that read or write files, run engines or pools are not "just data", whatever module
+# re-exports them: leave them out so they stay MT-PKL-009 (high).
+SIDE_EFFECT_NAMES = re.compile(
+    r"Reader|Writer|Store|File|Excel|HDF|SQL|Sql|Executor|Engine|ThreadPool|ProcessPool|Thread"
+    r"|Process|Connection"
+    r"|Stream|Socket|Handler|Parser|Loader|Saver|Download|Opener|Memmap"
+)
 SKIP_PARTS = {
     "tests",
     "test",
@@ -51,7 +59,8 @@ def walk(package: str) -> list[str]:
     return names
 
 
-def classes_of(module_name: str) -> set[str]:
+def classes_of(module_name: str, library: str) -> set[str]:
+    """Classes a module defines or re-exports from the same library (pandas:DatetimeTZDtype)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -59,10 +68,13 @@ def classes_of(module_name: str) -> set[str]:
     except Exception:  # noqa: BLE001 - optional submodules with missing deps
         return set()
     out = set()
-    for name, obj in vars(mod).items():
-        defined_here = getattr(obj, "__module__", None) == module_name
-        if inspect.isclass(obj) and defined_here and not name.startswith("__"):
-            out.add(f"{module_name}:{name}")
+    for name, obj in list(vars(mod).items()):
+        if not inspect.isclass(obj) or name.startswith("__") or SIDE_EFFECT_NAMES.search(name):
+            continue
+        home = getattr(obj, "__module__", None) or ""
+        if home.split(".")[0] != library or SKIP_PARTS & set(home.split(".")):
+            continue
+        out.add(f"{module_name}:{name}")
     return out
 
 
@@ -162,10 +174,10 @@ def corpus() -> list[object]:
 
 def main() -> None:
     entries: set[str] = set()
-    for packages in PACKAGES.values():
+    for library, packages in PACKAGES.items():
         for package in packages:
             for module_name in walk(package):
-                entries |= classes_of(module_name)
+                entries |= classes_of(module_name, library)
     entries |= observed_globals(corpus())
     keep = sorted(
         e

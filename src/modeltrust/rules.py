@@ -173,7 +173,7 @@ PKL_LIMIT = Rule(
 )
 PKL_EMBEDDED = Rule(
     "MT-PKL-017",
-    "Pickle carries another pickle inside a byte or text string",
+    "Pickle carries another pickle or archive inside a string",
     Severity.MEDIUM,
     "A model has little reason to carry a pickle as data; the embedded stream was scanned too "
     "and any finding in it is reported on its own.",

@@ -318,6 +318,21 @@ def _static_getattr(func: object, args: object) -> Global | None:
     return None
 
 
+_ENCODE = frozenset({"_codecs.encode", "codecs.encode"})
+
+
+def _is_latin1_encode(func: object, args: object) -> bool:
+    return (
+        isinstance(func, Global)
+        and func.qualified in _ENCODE
+        and isinstance(args, tuple)
+        and len(args) == 2
+        and isinstance(args[0], str)
+        and args[1] in ("latin1", "latin-1")
+        and all(ord(ch) < 256 for ch in args[0])
+    )
+
+
 def _looks_like_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
 
@@ -443,7 +458,10 @@ class PickleMachine:
             if length <= KEEP_BYTES:
                 data = read(length)
                 if text:
-                    s = data.decode("utf-8", "surrogatepass")
+                    try:
+                        s = data.decode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError:
+                        raise PickleError(f"text operand at offset {start} is not UTF-8") from None
                     stack.append(s)
                     self._check_text(a, s, start)
                 else:
@@ -553,6 +571,10 @@ class PickleMachine:
                     # attribute it reaches as an import of its own.
                     a.getattr_resolved[id(func)] = a.getattr_resolved.get(id(func), 0) + 1
                     stack.append(record_import(resolved.module, resolved.name, "REDUCE getattr"))
+                elif _is_latin1_encode(func, args):
+                    # _codecs.encode(text, "latin1"): how protocols 0-2 store bytes.
+                    record_call(func, args, "REDUCE")
+                    stack.append(args[0].encode("latin-1"))  # type: ignore[index]
                 else:
                     stack.append(record_call(func, args, "REDUCE"))
             elif op == 0x62:  # b BUILD
@@ -667,7 +689,10 @@ class PickleMachine:
             elif op == 0x53:  # S STRING
                 stack.append(_parse_string(r.readline(), offset))
             elif op == 0x56:  # V UNICODE
-                s = codecs.decode(r.readline(), "raw-unicode-escape")
+                try:
+                    s = codecs.decode(r.readline(), "raw-unicode-escape")
+                except UnicodeDecodeError:
+                    raise PickleError(f"UNICODE operand at offset {offset} is malformed") from None
                 stack.append(s)
                 self._check_text(a, s, -1)
             elif op == 0x49:  # I INT

@@ -1,0 +1,7 @@
+"""``python -m modeltrust``."""
+
+import sys
+
+from modeltrust.cli import main
+
+sys.exit(main())
