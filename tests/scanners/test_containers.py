@@ -302,3 +302,13 @@ def test_git_folders_are_skipped(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "obj").write_bytes(EVIL)
     assert scan_paths([tmp_path]).files == ()
+
+
+def test_parallel_scan_matches_sequential(tmp_path: Path) -> None:
+    for i in range(12):
+        _write(tmp_path, EVIL if i % 3 == 0 else BENIGN, f"m{i:02}.pkl")
+    one = scan_paths([tmp_path], jobs=1)
+    two = scan_paths([tmp_path], jobs=2)
+    assert [f.path for f in one.files] == [f.path for f in two.files]
+    assert sorted(map(str, one.findings)) == sorted(map(str, two.findings))
+    assert len(one.at_or_above(Severity.CRITICAL)) == 4

@@ -71,6 +71,12 @@ def scan(
             help="Most GiB one compressed stream or member may expand to.",
         ),
     ] = 16.0,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", envvar="MODELTRUST_JOBS", help="Worker processes (0: one per CPU)."
+        ),
+    ] = 0,
     progress: Annotated[
         bool,
         typer.Option(
@@ -92,7 +98,9 @@ def scan(
         max_ratio=max_ratio,
         max_decompressed=int(max_decompressed_gib * GiB),
     )
-    engine = Engine(limits=limits)
+    if jobs < 0:
+        raise UsageError("--jobs must be 0 (one per CPU) or a positive number of workers.")
+    engine = Engine(limits=limits, jobs=jobs)
     result = _run(engine, paths, sha256=sha256, progress=progress)
     match output_format:
         case OutputFormat.TERMINAL:

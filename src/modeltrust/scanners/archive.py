@@ -6,20 +6,17 @@ Compressed data is inflated as a stream under size and ratio limits, never all a
 
 from __future__ import annotations
 
-import bz2
 import io
 import itertools
-import lzma
 import posixpath
 import re
 import struct
-import tarfile
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from modeltrust import rules
 from modeltrust.errors import MissingExtraError
@@ -35,12 +32,17 @@ from modeltrust.scanners.interface import (
     MiB,
     ScanContext,
     Scanner,
+    SliceBlob,
     StreamBlob,
     window_of,
 )
 from modeltrust.scanners.pickle import scan_pickle_blob
 
+if TYPE_CHECKING:
+    import tarfile
+
 _CHUNK = 256 * KiB
+_HEAD = 512
 _RATIO_GRACE = 16 * MiB
 
 
@@ -70,6 +72,24 @@ class _ZlibAdapter:
         return self._d.unused_data
 
 
+def _bz2() -> Any:
+    import bz2  # decompressors load on first use: start-up stays short
+
+    return bz2.BZ2Decompressor()
+
+
+def _xz() -> Any:
+    import lzma
+
+    return lzma.LZMADecompressor(lzma.FORMAT_XZ)
+
+
+def _lzma_alone() -> Any:
+    import lzma
+
+    return lzma.LZMADecompressor(lzma.FORMAT_ALONE)
+
+
 def _lz4() -> Any:
     import lz4.frame
 
@@ -87,12 +107,18 @@ class Codec:
 GZIP = Codec("gzip", lambda: _ZlibAdapter(31), b"\x1f\x8b")
 ZLIB = Codec("zlib", lambda: _ZlibAdapter(15))
 DEFLATE = Codec("deflate", lambda: _ZlibAdapter(-15))
-BZIP2 = Codec("bz2", bz2.BZ2Decompressor, b"BZh")
-XZ = Codec("xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), b"\xfd7zXZ\x00")
-LZMA = Codec("lzma", lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE))
+BZIP2 = Codec("bz2", _bz2, b"BZh")
+XZ = Codec("xz", _xz, b"\xfd7zXZ\x00")
+LZMA = Codec("lzma", _lzma_alone)
 LZ4 = Codec("lz4", _lz4, b"\x04\x22\x4d\x18")
 
-_CODEC_ERRORS = (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError, RuntimeError)
+
+@cache
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """What decompressors raise on bad data (lzma is imported only when first needed)."""
+    import lzma
+
+    return (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError)
 
 
 class DecompressingReader(io.RawIOBase):
@@ -117,7 +143,7 @@ class DecompressingReader(io.RawIOBase):
         while not self._done:
             try:
                 out = self._step(n)
-            except _CODEC_ERRORS as e:
+            except _codec_errors() as e:
                 raise CorruptData(f"{self._codec.name} data is corrupt: {e}") from None
             if out:
                 buffer[: len(out)] = out
@@ -349,6 +375,8 @@ class ZipEntry:
     header_offset: int
     data_offset: int = 0
     local_name: str = ""
+    head: bytes = b""
+    """The member's first bytes as stored (a sniff without another read)."""
 
 
 def _zip64_extra(extra: bytes, entry: ZipEntry) -> None:
@@ -418,6 +446,8 @@ def read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
             lflags, _, _, _, _, _, _, nlen, xlen = struct.unpack_from("<HHHHIIIHH", local, 6)
             entry.local_name = f.read(nlen).decode("utf-8", "replace")
             entry.data_offset = entry.header_offset + 30 + nlen + xlen
+            f.seek(entry.data_offset)
+            entry.head = f.read(min(_HEAD, entry.compressed_size))
             if lflags != entry.flags:
                 notes.append(f"member {entry.name!r}: local and central flag bits differ")
     return entries, notes
@@ -453,8 +483,8 @@ class ZipScanner(Scanner):
     def sniff(self, head: bytes, blob: Blob) -> bool:
         if head.startswith((_LOCAL, _EOCD, b"PK\x07\x08")):
             return True
-        # A zip may sit at the end of other data (polyglots): torch finds it from the end.
-        return blob.seekable and blob.size is not None and _EOCD in blob.tail(65_557 + 20)
+        # A file may end with a zip after other data (polyglots): torch finds it from the end.
+        return isinstance(blob, FileBlob) and _EOCD in blob.tail(65_557 + 20)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         loc = blob.location
@@ -536,19 +566,25 @@ class ZipScanner(Scanner):
                 return
             if is_torch and _STORAGE_MEMBER.search(name):
                 # Raw tensor bytes: torch never unpickles them. Only a real pickle is reported.
-                if inner.head(2)[:1] == b"\x80":
+                if entry.head[:1] == b"\x80":
                     scan_pickle_blob(inner, ctx, strict=True)
                 return
+            if isinstance(inner, SliceBlob):
+                inner.head_cache = entry.head
             if entry.size <= 16 * MiB and length == entry.size:
-                with inner.open() as f:
-                    if zlib.crc32(f.read()) != entry.crc:
-                        ctx.report(
-                            rules.ARC_ZIP_ANOMALY.finding(
-                                loc,
-                                f"Member {name!r} does not match its CRC-32; zipfile refuses it, "
-                                "torch reads it anyway.",
-                            )
+                if length <= len(entry.head):
+                    data = entry.head
+                else:
+                    with inner.open() as f:
+                        data = f.read()
+                if zlib.crc32(data) != entry.crc:
+                    ctx.report(
+                        rules.ARC_ZIP_ANOMALY.finding(
+                            loc,
+                            f"Member {name!r} does not match its CRC-32; zipfile refuses it, "
+                            "torch reads it anyway.",
                         )
+                    )
             _scan_member(inner, ctx, drain=False)
         elif entry.method in (8, 12):
             codec = DEFLATE if entry.method == 8 else BZIP2
@@ -574,6 +610,8 @@ class TarScanner(Scanner):
         return len(head) >= 262 and head[257:262] == b"ustar"
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
+        import tarfile  # loaded when a tar is met
+
         count = 0
         try:
             with blob.open() as f, tarfile.open(fileobj=f, mode="r|") as tar:
@@ -652,6 +690,8 @@ class SevenZipScanner(Scanner):
         except MissingExtraError as e:
             ctx.report(rules.ARC_NEEDS_EXTRA.finding(blob.location, str(e)))
             return True
+        import tempfile
+
         with blob.open() as f, tempfile.TemporaryDirectory(prefix="modeltrust-7z-") as tmp:
             try:
                 with py7zr.SevenZipFile(f, mode="r") as archive:

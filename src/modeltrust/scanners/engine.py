@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,12 +88,35 @@ class _Target:
     size: int
 
 
-class Engine:
-    """Scans blobs with a fixed set of scanners and limits."""
+PARALLEL_MIN_FILES = 8
+"""Fewer files than this are scanned in-process: starting workers would cost more."""
 
-    def __init__(self, scanners: Sequence[Scanner] | None = None, limits: Limits | None = None):
+_worker_engine: Engine | None = None
+
+
+def _scan_in_worker(target: _Target, sha256: bool) -> tuple[ScannedFile, list[Finding]]:
+    if _worker_engine is None:  # pragma: no cover - set before the pool forks
+        raise RuntimeError("worker started without an engine")
+    return _worker_engine.scan_file(target.path, target.display, target.size, sha256=sha256)
+
+
+class Engine:
+    """Scans blobs with a fixed set of scanners and limits.
+
+    ``jobs`` worker processes scan files in parallel (0: one per CPU). Workers are forked, so
+    they share the scanners already loaded; each file is still read by exactly one process.
+    """
+
+    def __init__(
+        self,
+        scanners: Sequence[Scanner] | None = None,
+        limits: Limits | None = None,
+        *,
+        jobs: int = 1,
+    ) -> None:
         self.scanners = tuple(scanners) if scanners is not None else load_scanners()
         self.limits = limits or Limits()
+        self.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
 
     def dispatch(self, blob: Blob, ctx: ScanContext) -> bool:
         """Offer ``blob`` to every scanner that recognises its first bytes."""
@@ -175,12 +200,9 @@ class Engine:
         walked = list(self._walk(targets, findings))
         if on_total is not None:
             on_total(len(walked))
-        for target in walked:
-            scanned, found = self.scan_file(target.path, target.display, target.size, sha256=sha256)
+        for scanned, found in self._scan_all(walked, sha256, on_file):
             files.append(scanned)
             findings.extend(found)
-            if on_file is not None:
-                on_file(target.display, target.size)
         return ScanResult(
             targets=tuple(os.fspath(t) for t in targets),
             files=tuple(files),
@@ -189,6 +211,38 @@ class Engine:
             tool_version=__version__,
             started_at=started_at,
         )
+
+    def _scan_all(
+        self, walked: list[_Target], sha256: bool, on_file: ProgressCallback | None
+    ) -> list[tuple[ScannedFile, list[Finding]]]:
+        """Scan every target, in parallel when it pays; results come back in target order."""
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        if self.jobs < 2 or len(walked) < PARALLEL_MIN_FILES or not fork:
+            out = []
+            for t in walked:
+                out.append(self.scan_file(t.path, t.display, t.size, sha256=sha256))
+                if on_file is not None:
+                    on_file(t.display, t.size)
+            return out
+        global _worker_engine  # handed to forked workers, never shared otherwise
+        _worker_engine = self
+        results: dict[int, tuple[ScannedFile, list[Finding]]] = {}
+        # Largest files first, so one big checkpoint does not start last and finish alone.
+        order = sorted(range(len(walked)), key=lambda i: -walked[i].size)
+        ctx = multiprocessing.get_context("fork")
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(self.jobs, len(walked)), mp_context=ctx
+            ) as pool:
+                futures = {pool.submit(_scan_in_worker, walked[i], sha256): i for i in order}
+                for future in as_completed(futures):
+                    i = futures[future]
+                    results[i] = future.result()
+                    if on_file is not None:
+                        on_file(walked[i].display, walked[i].size)
+        finally:
+            _worker_engine = None
+        return [results[i] for i in range(len(walked))]
 
     def _walk(
         self, targets: Sequence[str | os.PathLike[str]], findings: list[Finding]
@@ -270,6 +324,10 @@ def scan_paths(
     *,
     limits: Limits | None = None,
     sha256: bool = False,
+    jobs: int = 1,
 ) -> ScanResult:
-    """Scan files and folders (recursively) and return every finding."""
-    return Engine(limits=limits).scan(targets, sha256=sha256)
+    """Scan files and folders (recursively) and return every finding.
+
+    ``jobs``: worker processes for many files (1: in this process; 0: one per CPU).
+    """
+    return Engine(limits=limits, jobs=jobs).scan(targets, sha256=sha256)

@@ -101,10 +101,10 @@ class FileBlob(Blob):
 
 
 class _Window(io.RawIOBase):
-    """A read-only view of ``length`` bytes of a file from ``offset``."""
+    """A read-only view of ``length`` bytes of a file from ``offset`` (positioned reads)."""
 
     def __init__(self, path: str, offset: int, length: int) -> None:
-        self._f = Path(path).open("rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._start = offset
         self._length = length
         self._pos = 0
@@ -119,8 +119,9 @@ class _Window(io.RawIOBase):
         want = min(len(buffer), self._length - self._pos)
         if want <= 0:
             return 0
-        self._f.seek(self._start + self._pos)
-        got = self._f.readinto(memoryview(buffer)[:want]) or 0
+        data = os.pread(self._fd, want, self._start + self._pos)
+        got = len(data)
+        buffer[:got] = data
         self._pos += got
         return got
 
@@ -138,7 +139,8 @@ class _Window(io.RawIOBase):
         return self._pos
 
     def close(self) -> None:
-        self._f.close()
+        if not self.closed:
+            os.close(self._fd)
         super().close()
 
 
@@ -151,6 +153,14 @@ class SliceBlob(Blob):
         self.length = length
         self.size = length
         self.location = location
+        self.head_cache = b""
+        """The first bytes, when the caller already read them (zip members)."""
+
+    def head(self, n: int) -> bytes:
+        cache = self.head_cache
+        if len(cache) >= n or len(cache) == self.length:
+            return cache[:n]
+        return super().head(n)
 
     def open(self) -> BinaryIO:
         raw = _Window(self.path, self.offset, self.length)

@@ -60,7 +60,13 @@ class PickleScanner(Scanner):
     name = "pickle"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return bool(head) and head[0] in OPCODE_BYTES
+        # A zip's "PK" reads as PERSID, which plain pickle.load refuses (no persistent_load)
+        # and torch reads as a zip: a stored member inside must not pass for a top-level stream.
+        return (
+            bool(head)
+            and head[0] in OPCODE_BYTES
+            and not head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+        )
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         return scan_pickle_blob(blob, ctx, strict=False)

@@ -29,6 +29,7 @@ MAX_LINE = 64 * 1024
 KEEP_ITEMS = 10_000
 """Items kept per modelled container; later items are counted, not stored."""
 _SKIP_CHUNK = 1024 * 1024
+_CHUNK = 64 * 1024
 _IDENTIFIER_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -195,65 +196,107 @@ class PickleError(Exception):
 
 # --- reading -------------------------------------------------------------------------------------
 class Reader:
-    """Forward reader over a binary stream that tracks its position and skips cheaply."""
+    """Forward reader over a binary stream with its own buffer; skips large spans with a seek.
 
-    __slots__ = ("_f", "_seekable", "pos", "size")
+    ``buf[i:]`` holds the bytes not consumed yet and ``base`` is the stream offset of ``buf[0]``,
+    so the emulator's hot loop can take single bytes without a call into the file object.
+    """
+
+    __slots__ = ("_f", "_seekable", "base", "buf", "i", "n", "size")
 
     def __init__(self, f: BinaryIO, size: int | None, seekable: bool, pos: int = 0) -> None:
         self._f = f
         self.size = size
         self._seekable = seekable and size is not None
-        self.pos = pos
+        self.buf = b""
+        self.i = 0
+        self.n = 0
+        self.base = pos
 
-    def read(self, n: int) -> bytes:
-        if self.size is not None and self.pos + n > self.size:
-            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
-        data = self._f.read(n)
-        if len(data) < n:
-            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
-        self.pos += n
-        return data
+    @property
+    def pos(self) -> int:
+        return self.base + self.i
+
+    def _fill(self, k: int) -> None:
+        """Make at least ``k`` unread bytes available in ``buf`` or raise PickleError."""
+        pos = self.base + self.i
+        if self.size is not None and pos + k > self.size:
+            raise PickleError(f"unexpected end of data: {k} bytes declared at offset {pos}")
+        rest = self.buf[self.i :]
+        more = self._f.read(max(k - len(rest), _CHUNK))
+        self.base = pos
+        self.buf = rest + more if rest else more
+        self.i = 0
+        self.n = len(self.buf)
+        if self.n < k:
+            raise PickleError(f"unexpected end of data: {k} bytes declared at offset {pos}")
+
+    def read(self, k: int) -> bytes:
+        i = self.i
+        j = i + k
+        if j > self.n:
+            self._fill(k)
+            i, j = 0, k
+        self.i = j
+        return self.buf[i:j]
+
+    def byte(self) -> int:
+        i = self.i
+        if i >= self.n:
+            self._fill(1)
+            i = 0
+        self.i = i + 1
+        return self.buf[i]
 
     def readline(self) -> bytes:
-        line = self._f.readline(MAX_LINE)
-        if not line.endswith(b"\n"):
-            if len(line) >= MAX_LINE:
+        j = self.buf.find(b"\n", self.i, self.i + MAX_LINE + 1)
+        while j < 0:
+            if self.n - self.i > MAX_LINE:
                 raise PickleError(f"text operand longer than {MAX_LINE} bytes at offset {self.pos}")
-            raise PickleError(f"unexpected end of data in a text operand at offset {self.pos}")
-        self.pos += len(line)
-        return line[:-1]
+            try:
+                self._fill(self.n - self.i + 1)
+            except PickleError:
+                raise PickleError(
+                    f"unexpected end of data in a text operand at offset {self.pos}"
+                ) from None
+            j = self.buf.find(b"\n", self.i, self.i + MAX_LINE + 1)
+        line = self.buf[self.i : j]
+        self.i = j + 1
+        return line
 
-    def skip(self, n: int) -> None:
-        """Move past ``n`` bytes without keeping them (a seek when the stream allows it)."""
-        if self.size is not None and self.pos + n > self.size:
-            raise PickleError(f"unexpected end of data: {n} bytes declared at offset {self.pos}")
-        if self._seekable:
-            self._f.seek(n, io.SEEK_CUR)
-            self.pos += n
+    def skip(self, k: int) -> None:
+        """Move past ``k`` bytes without keeping them (a seek when the stream allows it)."""
+        pos = self.base + self.i
+        if self.size is not None and pos + k > self.size:
+            raise PickleError(f"unexpected end of data: {k} bytes declared at offset {pos}")
+        have = self.n - self.i
+        if k <= have:
+            self.i += k
             return
-        left = n
+        left = k - have
+        self.base += self.n
+        self.buf = b""
+        self.i = self.n = 0
+        if self._seekable:
+            self._f.seek(left, io.SEEK_CUR)
+            self.base += left
+            return
         while left:
             got = len(self._f.read(min(left, _SKIP_CHUNK)))
             if not got:
-                raise PickleError(
-                    f"unexpected end of data: {n} bytes declared at offset {self.pos}"
-                )
+                raise PickleError(f"unexpected end of data: {k} bytes declared at offset {pos}")
             left -= got
-            self.pos += got
+            self.base += got
 
     def peek_byte(self) -> bytes:
         """The next byte without consuming it, or b'' at the end."""
-        if self.size is not None and self.pos >= self.size:
+        if self.i < self.n:
+            return self.buf[self.i : self.i + 1]
+        try:
+            self._fill(1)
+        except PickleError:
             return b""
-        if self._seekable:
-            b = self._f.read(1)
-            if b:
-                self._f.seek(-1, io.SEEK_CUR)
-            return b
-        peek = getattr(self._f, "peek", None)
-        if peek is not None:
-            return bytes(peek(1)[:1])
-        return b"?"  # cannot look ahead: let the caller try to read
+        return self.buf[:1]
 
 
 # --- the machine ---------------------------------------------------------------------------------
@@ -421,6 +464,7 @@ class PickleMachine:
     def _run(self, a: StreamAnalysis) -> None:
         r = self.r
         read = r.read
+        byte = r.byte
         limits = self.limits
         stack: list[object] = []
         metastack: list[list[object]] = []
@@ -454,7 +498,7 @@ class PickleMachine:
             return Call(func, args, opname)
 
         def push_bytes(length: int, text: bool) -> None:
-            start = r.pos
+            start = r.base + r.i
             if length <= KEEP_BYTES:
                 data = read(length)
                 if text:
@@ -499,17 +543,29 @@ class PickleMachine:
                 )
 
         while True:
-            offset = r.pos
             index += 1
-            if index >= max_ops:
-                raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
-            op = read(1)[0]
-            a.opcodes = index + 1
+            if not index & 0x3FF:
+                a.opcodes = index
+                if index >= max_ops:
+                    raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
+                if len(stack) > max_stack or len(metastack) > max_stack:
+                    raise LimitExceeded(f"more than {max_stack} values on the stack")
+                if len(memo) > max_memo:
+                    raise LimitExceeded(f"more than {max_memo} memo entries")
+            # The opcode byte, straight from the reader's buffer when it is there.
+            i = r.i
+            offset = r.base + i
+            if i < r.n:
+                op = r.buf[i]
+                r.i = i + 1
+            else:
+                op = byte()
+            a.opcodes = index + 1  # cheap enough; read by credibility checks after errors
 
             # Ordered roughly by how often real model pickles use each opcode.
             if op == 0x71:  # q BINPUT
                 if stack:
-                    memo[read(1)[0]] = stack[-1]
+                    memo[byte()] = stack[-1]
                 else:
                     raise PickleError(f"BINPUT on an empty stack at offset {offset}")
             elif op == 0x94:  # MEMOIZE
@@ -517,7 +573,7 @@ class PickleMachine:
                     raise PickleError(f"MEMOIZE on an empty stack at offset {offset}")
                 memo[len(memo)] = stack[-1]
             elif op == 0x68:  # h BINGET
-                key = read(1)[0]
+                key = byte()
                 value = memo[key] if key in memo else self._missing(a, key, offset, index)
                 if type(value) is Global:
                     a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
@@ -534,13 +590,13 @@ class PickleMachine:
                     raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
                 memo[key] = stack[-1]
             elif op == 0x4B:  # K BININT1
-                stack.append(read(1)[0])
+                stack.append(byte())
             elif op == 0x4D:  # M BININT2
                 stack.append(struct.unpack("<H", read(2))[0])
             elif op == 0x4A:  # J BININT
                 stack.append(struct.unpack("<i", read(4))[0])
             elif op == 0x8C:  # SHORT_BINUNICODE
-                push_bytes(read(1)[0], True)
+                push_bytes(byte(), True)
             elif op == 0x58:  # X BINUNICODE
                 push_bytes(struct.unpack("<I", read(4))[0], True)
             elif op == 0x28:  # ( MARK
@@ -562,6 +618,12 @@ class PickleMachine:
                 stack.append(tuple(items[:KEEP_ITEMS]))
             elif op == 0x29:  # ) EMPTY_TUPLE
                 stack.append(())
+            elif op == 0x89:  # NEWFALSE
+                stack.append(False)
+            elif op == 0x51:  # Q BINPERSID
+                pid = pop()
+                a.persistent_ids.append(pid)
+                stack.append(Persisted(pid))
             elif op == 0x52:  # R REDUCE
                 args = pop()
                 func = pop()
@@ -609,8 +671,6 @@ class PickleMachine:
                 add_items(stack[-1], [v], "APPEND")
             elif op == 0x88:  # NEWTRUE
                 stack.append(True)
-            elif op == 0x89:  # NEWFALSE
-                stack.append(False)
             elif op == 0x4E:  # N NONE
                 stack.append(None)
             elif op == 0x47:  # G BINFLOAT
@@ -636,7 +696,7 @@ class PickleMachine:
                 name = read_line_text(r)
                 stack.append(record_import(module, name, "GLOBAL"))
             elif op == 0x80:  # PROTO
-                proto = read(1)[0]
+                proto = byte()
                 if a.protocol is None and index == 0:
                     a.protocol = proto
                 if proto > 5:
@@ -651,16 +711,12 @@ class PickleMachine:
                 a.result = pop()
                 a.stopped = True
                 return
-            elif op == 0x51:  # Q BINPERSID
-                pid = pop()
-                a.persistent_ids.append(pid)
-                stack.append(Persisted(pid))
             elif op == 0x50:  # P PERSID
                 pid_text = read_line_text(r)
                 a.persistent_ids.append(pid_text)
                 stack.append(Persisted(pid_text))
             elif op == 0x8A:  # LONG1
-                n = read(1)[0]
+                n = byte()
                 stack.append(int.from_bytes(read(n), "little", signed=True))
             elif op == 0x8B:  # LONG4
                 n = struct.unpack("<i", read(4))[0]
@@ -672,7 +728,7 @@ class PickleMachine:
                 else:
                     stack.append(int.from_bytes(read(n), "little", signed=True))
             elif op == 0x43:  # C SHORT_BINBYTES
-                push_bytes(read(1)[0], False)
+                push_bytes(byte(), False)
             elif op == 0x42:  # B BINBYTES
                 push_bytes(struct.unpack("<I", read(4))[0], False)
             elif op == 0x8E or op == 0x96:  # BINBYTES8
@@ -680,7 +736,7 @@ class PickleMachine:
             elif op == 0x8D:  # BINUNICODE8
                 push_bytes(struct.unpack("<Q", read(8))[0], True)
             elif op == 0x55:  # U SHORT_BINSTRING
-                push_bytes(read(1)[0], False)
+                push_bytes(byte(), False)
             elif op == 0x54:  # T BINSTRING
                 n = struct.unpack("<i", read(4))[0]
                 if n < 0:
@@ -785,11 +841,6 @@ class PickleMachine:
             else:
                 raise PickleError(f"invalid opcode 0x{op:02x} at offset {offset}")
 
-            if len(stack) > max_stack:
-                raise LimitExceeded(f"more than {max_stack} values on the stack")
-            if len(memo) > max_memo:
-                raise LimitExceeded(f"more than {max_memo} memo entries")
-
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod
     def _missing(a: StreamAnalysis, key: int, offset: int, index: int) -> Unknown:
@@ -856,7 +907,7 @@ class PickleMachine:
                 raise PickleError(f"joblib array wrapper with a bad shape at offset {offset}")
             count *= dim
         if state.get("numpy_array_alignment_bytes") is not None:
-            pad = self.r.read(1)[0]
+            pad = self.r.byte()
             self.r.skip(pad)
         start = self.r.pos
         self.r.skip(count * itemsize)
