@@ -34,7 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        _output.stdout.print(f"modeltrust {__version__}")
+        _output.stdout().print(f"modeltrust {__version__}")
         raise typer.Exit(EXIT_OK)
 
 

@@ -1,16 +1,34 @@
-"""The one place modeltrust writes to the terminal: data to stdout, everything else to stderr."""
+"""The one place modeltrust writes to the terminal: data to stdout, everything else to stderr.
+
+Rich is imported only when something is rendered for a person, so machine-readable runs
+(``-f json``, ``-f sarif``) start faster.
+"""
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from modeltrust.errors import ReportError
 
-stdout = Console(highlight=False, soft_wrap=False)
-stderr = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+@cache
+def stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def data(text: str, output: str) -> None:
@@ -29,8 +47,17 @@ def data(text: str, output: str) -> None:
 
 
 def message(text: str) -> None:
-    stderr.print(text, markup=False)
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def error(text: str) -> None:
-    stderr.print(f"[bold red]error:[/] {text}", highlight=False)
+    if sys.stderr.isatty():
+        stderr().print(f"[bold red]error:[/] {text}", highlight=False)
+    else:
+        sys.stderr.write(f"error: {text}\n")
+        sys.stderr.flush()
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from modeltrust.cli import _output
 from modeltrust.rules import ALL_RULES
@@ -30,10 +29,12 @@ def rules(
         ]
         _output.data(json.dumps(doc, indent=2) + "\n", "-")
         return
+    from rich.table import Table
+
     table = Table("Rule", "Severity", "Title")
     for r in ALL_RULES:
         table.add_row(r.id, r.severity.label, r.title)
-    _output.stdout.print(table)
+    _output.stdout().print(table)
 
 
 def register(app: typer.Typer) -> None:

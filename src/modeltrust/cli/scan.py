@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, assert_never
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
 from modeltrust.errors import UsageError
@@ -13,7 +12,6 @@ from modeltrust.findings import ScanResult, Severity
 from modeltrust.report.interface import OutputFormat
 from modeltrust.report.json import JsonRenderer
 from modeltrust.report.sarif import SarifRenderer
-from modeltrust.report.terminal import render_terminal
 from modeltrust.scanners.engine import Engine
 from modeltrust.scanners.interface import GiB, Limits
 
@@ -104,8 +102,10 @@ def scan(
     result = _run(engine, paths, sha256=sha256, progress=progress)
     match output_format:
         case OutputFormat.TERMINAL:
+            from modeltrust.report.terminal import render_terminal
+
             if output == "-":
-                render_terminal(result, _output.stdout, fail_on=threshold)
+                render_terminal(result, _output.stdout(), fail_on=threshold)
             else:
                 from rich.console import Console
 
@@ -121,16 +121,23 @@ def scan(
 
 
 def _run(engine: Engine, paths: list[str], *, sha256: bool, progress: bool) -> ScanResult:
-    show = progress and _output.stderr.is_terminal
-    if not show:
+    if not (progress and _output.stderr_is_terminal()):
         return engine.scan(paths, sha256=sha256)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("[bold]scanning"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
-        console=_output.stderr,
+        console=_output.stderr(),
         transient=True,
     ) as bar:
         task = bar.add_task("", total=None)
