@@ -121,10 +121,27 @@ def _codec_errors() -> tuple[type[BaseException], ...]:
     return (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError)
 
 
+@dataclass(slots=True)
+class Budget:
+    """Output shared by every member of one archive, against the archive's own size: stops
+    bombs made of many members (or many entries pointing at one member)."""
+
+    archive_size: int
+    produced: int = 0
+
+
 class DecompressingReader(io.RawIOBase):
     """Inflates ``raw`` on demand, raising :class:`LimitExceeded` past the size or ratio limit."""
 
-    def __init__(self, raw: BinaryIO, codec: Codec, limits: Limits, compressed_size: int | None):
+    def __init__(
+        self,
+        raw: BinaryIO,
+        codec: Codec,
+        limits: Limits,
+        compressed_size: int | None,
+        budget: Budget | None = None,
+    ):
+        self._budget = budget
         self._raw = raw
         self._codec = codec
         self._d = codec.make()
@@ -148,6 +165,8 @@ class DecompressingReader(io.RawIOBase):
             if out:
                 buffer[: len(out)] = out
                 self._produced += len(out)
+                if self._budget is not None:
+                    self._budget.produced += len(out)
                 self._check_limits()
                 return len(out)
         return 0
@@ -183,6 +202,19 @@ class DecompressingReader(io.RawIOBase):
             raise LimitExceeded(
                 f"{self._codec.name} data expands more than {lim.max_ratio:g} times"
             )
+        budget = self._budget
+        if (
+            budget is not None
+            and budget.produced > _RATIO_GRACE
+            and (
+                budget.produced > lim.max_decompressed
+                or budget.produced / max(budget.archive_size, 1) > lim.max_ratio
+            )
+        ):
+            raise LimitExceeded(
+                f"the archive's members together expand to {budget.produced} bytes, more than "
+                f"{lim.max_ratio:g} times its size"
+            )
 
     def close(self) -> None:
         self._raw.close()
@@ -197,6 +229,7 @@ def decompressed(
     offset: int = 0,
     length: int | None = None,
     location: Location | None = None,
+    budget: Budget | None = None,
 ) -> StreamBlob:
     """A forward-only blob of ``blob`` (or a window of it) inflated with ``codec``."""
 
@@ -208,7 +241,7 @@ def decompressed(
             else:
                 f.read(offset)
         raw: BinaryIO = _Bounded(f, length) if length is not None else f  # type: ignore[assignment]
-        reader = DecompressingReader(raw, codec, limits, length or blob.size)
+        reader = DecompressingReader(raw, codec, limits, length or blob.size, budget)
         return io.BufferedReader(reader, buffer_size=_CHUNK)
 
     loc = location or blob.location.inner(f"<{codec.name}>")
@@ -479,6 +512,7 @@ def read_local_headers(blob: Blob, limit: int) -> list[ZipEntry]:
 
 class ZipScanner(Scanner):
     name = "zip"
+    needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
         if head.startswith((_LOCAL, _EOCD, b"PK\x07\x08")):
@@ -525,8 +559,14 @@ class ZipScanner(Scanner):
                     evidence="; ".join(notes),
                 )
             )
+        budget = Budget(blob.size or 0)
+        scanned: set[tuple[int, int, int]] = set()
         for entry in entries:
-            self._member(blob, entry, ctx, is_torch)
+            # Entries that point at the same bytes read the same way: scan them once.
+            key = (entry.data_offset, entry.method, entry.compressed_size)
+            if key not in scanned:
+                scanned.add(key)
+                self._member(blob, entry, ctx, is_torch, budget)
         return True
 
     @staticmethod
@@ -549,7 +589,9 @@ class ZipScanner(Scanner):
                 notes.append(f"members {name!r} and {nxt!r} overlap")
         return notes
 
-    def _member(self, blob: Blob, entry: ZipEntry, ctx: ScanContext, is_torch: bool) -> None:
+    def _member(
+        self, blob: Blob, entry: ZipEntry, ctx: ScanContext, is_torch: bool, budget: Budget
+    ) -> None:
         loc = blob.location.inner(entry.name)
         name = entry.name
         if name.startswith("/") or ".." in name.split("/") or re.match(r"^[A-Za-z]:", name):
@@ -589,7 +631,13 @@ class ZipScanner(Scanner):
         elif entry.method in (8, 12):
             codec = DEFLATE if entry.method == 8 else BZIP2
             inner = decompressed(
-                blob, codec, ctx.limits, offset=entry.data_offset, length=length, location=loc
+                blob,
+                codec,
+                ctx.limits,
+                offset=entry.data_offset,
+                length=length,
+                location=loc,
+                budget=budget,
             )
             _scan_member(inner, ctx, drain=True)
         else:
@@ -679,6 +727,7 @@ class TarScanner(Scanner):
 # --- 7z ------------------------------------------------------------------------------------------
 class SevenZipScanner(Scanner):
     name = "7z"
+    needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
         return head.startswith(b"7z\xbc\xaf\x27\x1c")

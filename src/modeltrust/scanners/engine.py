@@ -30,6 +30,7 @@ from modeltrust.scanners.interface import (
     Limits,
     ScanContext,
     Scanner,
+    spooled,
 )
 from modeltrust.scanners.registry import load_scanners
 
@@ -126,10 +127,20 @@ class Engine:
             rule = rules.ARC_LIMIT if isinstance(e, LimitExceeded) else rules.ARC_MALFORMED
             ctx.report(rule.finding(blob.location, f"Could not read the content: {e}."))
             return True
+        candidates = [s for s in self.scanners if s.sniff(head, blob)]
+        if not blob.seekable and any(s.needs_seek for s in candidates):
+            try:
+                with spooled(blob, self.limits.max_decompressed) as copy:
+                    return self._run(candidates, copy, ctx)
+            except (LimitExceeded, CorruptData) as e:
+                rule = rules.ARC_LIMIT if isinstance(e, LimitExceeded) else rules.ARC_MALFORMED
+                ctx.report(rule.finding(blob.location, f"Could not read the content: {e}."))
+                return True
+        return self._run(candidates, blob, ctx)
+
+    def _run(self, candidates: list[Scanner], blob: Blob, ctx: ScanContext) -> bool:
         recognised = False
-        for scanner in self.scanners:
-            if not scanner.sniff(head, blob):
-                continue
+        for scanner in candidates:
             try:
                 recognised = scanner.scan(blob, ctx) or recognised
             except LimitExceeded as e:

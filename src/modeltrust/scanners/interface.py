@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -232,11 +234,28 @@ class ScanContext:
             self.depth -= 1
 
 
+@contextmanager
+def spooled(blob: Blob, limit: int) -> Iterator[FileBlob]:
+    """A forward-only blob copied to a temporary file, for formats read out of order (zip)."""
+    with tempfile.TemporaryDirectory(prefix="modeltrust-") as tmp:
+        path = Path(tmp) / "spool"
+        size = 0
+        with blob.open() as src, path.open("wb") as dst:
+            while chunk := src.read(READ_BUFFER):
+                size += len(chunk)
+                if size > limit:
+                    raise LimitExceeded(f"content larger than {limit} bytes to copy for reading")
+                dst.write(chunk)
+        yield FileBlob(path, blob.location, size)
+
+
 class Scanner(ABC):
     """One file format. ``sniff`` looks only at content, never at names."""
 
     name: str
     """The format's name, as reported in ``files[].formats``."""
+    needs_seek: bool = False
+    """Whether the format must be read out of order; a forward-only stream is then spooled."""
 
     @abstractmethod
     def sniff(self, head: bytes, blob: Blob) -> bool:

@@ -95,6 +95,7 @@ def parse_header(head: bytes) -> tuple[dict[str, object], int]:
 
 class NumpyScanner(Scanner):
     name = "npy"
+    needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
         return head.startswith(MAGIC)

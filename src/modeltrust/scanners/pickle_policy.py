@@ -302,8 +302,15 @@ SAFE: frozenset[str] = frozenset(
 
 # Modules (and their submodules) whose every name raises severity, with the category's rule.
 DENY_MODULES: dict[str, Category] = {
-    # processes
+    # processes ("_os" and friends: private aliases modules import them under, reached through
+    # attributes such as argparse._os)
     "os": Category.PROCESS,
+    "_os": Category.PROCESS,
+    "_subprocess": Category.PROCESS,
+    "_sys": Category.IMPORT,
+    "_shutil": Category.FILE,
+    "_importlib": Category.IMPORT,
+    "_builtins": Category.EXEC,
     "posix": Category.PROCESS,
     "nt": Category.PROCESS,
     "subprocess": Category.PROCESS,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from modeltrust.scanners.interface import CorruptData, LimitExceeded, Limits
+from modeltrust.scanners.pickle_policy import SAFE
 
 KEEP_BYTES = 64 * 1024
 """Byte and text operands up to this size are kept as values; larger ones become :class:`Ref`."""
@@ -174,8 +175,8 @@ class StreamAnalysis:
         A stream counts when it reaches STOP, when it starts with PROTO and gets past a few
         opcodes (or is cut short), or when it imports something importable and calls it.
         """
-        if self.stopped:
-            return True
+        if self.stopped or self.limit is not None:
+            return True  # garbage cannot run a million valid opcodes into a limit
         real = any(_IDENTIFIER_PATH.match(e.glob.qualified) for e in self.imports)
         if self.protocol is not None:
             cut_short = (self.error or "").startswith("unexpected end")
@@ -303,6 +304,13 @@ class Reader:
 _MARK_OPS = frozenset(b"(")
 _CONTAINER_FUNCS = frozenset(
     {
+        "copyreg._reconstructor",
+        "copyreg.__newobj__",
+        "copyreg.__newobj_ex__",
+        "copy_reg._reconstructor",
+        "collections.deque",
+        "builtins.frozenset",
+        "builtins.tuple",
         "collections.OrderedDict",
         "collections.defaultdict",
         "collections.Counter",
@@ -518,6 +526,20 @@ class PickleMachine:
             stack.append(Ref(start, length, head, text))
             if not text and _looks_embedded(head):
                 a.embedded.append(Embedded(start, length, None, "raw"))
+
+        def push_legacy_string(length: int) -> None:
+            """Python 2 str operands: Python 3 decodes them to text (here as latin-1)."""
+            start = r.base + r.i
+            if length > KEEP_BYTES:
+                head = read(16)
+                r.skip(length - 16)
+                stack.append(Ref(start, length, head, False))
+                if _looks_embedded(head):
+                    a.embedded.append(Embedded(start, length, None, "raw"))
+                return
+            text = read(length).decode("latin-1")
+            stack.append(text)
+            self._check_text(a, text, start)
 
         def add_items(target: object, items: list[object], opname: str) -> None:
             if isinstance(target, list):
@@ -735,13 +757,13 @@ class PickleMachine:
                 push_bytes(struct.unpack("<Q", read(8))[0], False)
             elif op == 0x8D:  # BINUNICODE8
                 push_bytes(struct.unpack("<Q", read(8))[0], True)
-            elif op == 0x55:  # U SHORT_BINSTRING
-                push_bytes(byte(), False)
+            elif op == 0x55:  # U SHORT_BINSTRING (Python 3 loads it as text)
+                push_legacy_string(byte())
             elif op == 0x54:  # T BINSTRING
                 n = struct.unpack("<i", read(4))[0]
                 if n < 0:
                     raise PickleError(f"BINSTRING with negative length at offset {offset}")
-                push_bytes(n, False)
+                push_legacy_string(n)
             elif op == 0x53:  # S STRING
                 stack.append(_parse_string(r.readline(), offset))
             elif op == 0x56:  # V UNICODE
@@ -752,9 +774,11 @@ class PickleMachine:
                 stack.append(s)
                 self._check_text(a, s, -1)
             elif op == 0x49:  # I INT
-                stack.append(_parse_int(r.readline(), offset))
+                stack.append(_parse_int(r.readline(), offset, prefixed=True))
             elif op == 0x4C:  # L LONG
-                stack.append(_parse_int(r.readline().rstrip(b"L"), offset))
+                line = r.readline()
+                line = line[:-1] if line.endswith(b"L") else line
+                stack.append(_parse_int(line, offset, prefixed=True))
             elif op == 0x46:  # F FLOAT
                 try:
                     stack.append(float(r.readline()))
@@ -858,11 +882,16 @@ class PickleMachine:
 
     @staticmethod
     def _not_container(target: object) -> bool:
+        """Whether SETITEM/APPEND on ``target`` can only be an attack: an imported object
+        itself, or something an allowlisted non-container constructor built (a tensor, a
+        parameter, a storage, an array). Unknown classes may be dict or list subclasses."""
         if isinstance(target, Global):
             return True
         if isinstance(target, Call) and isinstance(target.func, Global):
             q = target.func.qualified
-            return q in _NON_CONTAINER_REBUILDERS and q not in _CONTAINER_FUNCS
+            if q in _CONTAINER_FUNCS:
+                return False
+            return q in _NON_CONTAINER_REBUILDERS or str(target.func) in SAFE
         return False
 
     def _build(
@@ -922,17 +951,27 @@ def read_line_text(r: Reader) -> str:
         return line.decode("latin-1")
 
 
-def _parse_int(line: bytes, offset: int) -> int:
+def _parse_int(line: bytes, offset: int, *, prefixed: bool = False) -> int:
+    """A text integer. INT and LONG take base prefixes (``0x1``, ``0o7``) as pickle does, and
+    octal-looking ``010`` as the C unpickler's strtol does; memo keys are plain decimal."""
     if line == b"00":
         return False
     if line == b"01":
         return True
     try:
-        return int(line)
+        return int(line, 0) if prefixed else int(line)
     except ValueError:
-        raise PickleError(
-            f"integer operand {line[:40]!r} is not a number at offset {offset}"
-        ) from None
+        pass
+    if prefixed:
+        text = line.strip()
+        digits = text.lstrip(b"+-")
+        try:
+            if digits.startswith(b"0") and digits.isdigit():
+                return (-1 if text.startswith(b"-") else 1) * int(digits, 8)
+            return int(line)
+        except ValueError:
+            pass
+    raise PickleError(f"integer operand {line[:40]!r} is not a number at offset {offset}")
 
 
 def _parse_string(line: bytes, offset: int) -> str:

@@ -26,6 +26,7 @@ def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 class SafetensorsScanner(Scanner):
     name = "safetensors"
+    needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
         return len(head) >= 9 and head[8:9] == b"{" and head[6:8] == b"\x00\x00"

@@ -1,0 +1,1 @@
+"""Builders that make hostile and benign model files as bytes, at test time."""

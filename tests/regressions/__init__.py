@@ -1,0 +1,1 @@
+"""One regression test per bypass in the threat catalogue."""
