@@ -85,12 +85,18 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class ScannedFile:
-    """A file that was looked at, and what its content turned out to be."""
+    """A file that was looked at, and what its content turned out to be.
+
+    ``facts`` are things a format declares about the model, not judgements: a GGUF file's
+    ``general.license`` or ``general.base_model.0.repo_url``, an ONNX producer. Licence and
+    documentation checks read them.
+    """
 
     path: str
     size: int
     formats: tuple[str, ...]
     sha256: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,12 +279,239 @@ PT_LEGACY_LAYOUT = Rule(
     (CWE_20, "GHSA-97f8-7cmv-76j2"),
 )
 
-# --- safetensors (structure only; full validation is its own scanner) ----------------------------
+# --- safetensors ---------------------------------------------------------------------------------
 ST_MALFORMED = Rule(
     "MT-ST-001",
     "safetensors header is malformed",
     Severity.HIGH,
     _INCOMPLETE,
+    (CWE_20,),
+)
+ST_LAYOUT = Rule(
+    "MT-ST-002",
+    "safetensors tensors do not match their byte ranges",
+    Severity.HIGH,
+    "A tensor's dtype and shape disagree with its byte range, or ranges overlap, leave gaps or "
+    "leave the data section. Loaders may read the wrong bytes; re-export the file.",
+    (CWE_20,),
+)
+ST_UNCLAIMED = Rule(
+    "MT-ST-003",
+    "safetensors file has bytes no tensor claims",
+    Severity.HIGH,
+    "Bytes after the last tensor belong to nothing. When they hold a pickle or an archive the "
+    "finding is critical: a second loader could be pointed at them. Re-export the file.",
+    (CWE_20, CWE_502),
+)
+ST_INDEX = Rule(
+    "MT-ST-004",
+    "safetensors index disagrees with its shards",
+    Severity.HIGH,
+    "model.safetensors.index.json must name only shards that exist and tensors that are in "
+    "them. Fix or re-create the index.",
+    (CWE_20,),
+)
+ST_METADATA = Rule(
+    "MT-ST-005",
+    "safetensors metadata carries URLs or secrets",
+    Severity.MEDIUM,
+    "__metadata__ should describe the weights. Check the URL or remove the credential.",
+    ("CWE-798",),
+)
+
+# --- GGUF and chat templates ---------------------------------------------------------------------
+GGUF_MALFORMED = Rule(
+    "MT-GGUF-001",
+    "GGUF structure is malformed",
+    Severity.HIGH,
+    _INCOMPLETE + " Counts, lengths, offsets and dimensions must stay inside the file.",
+    (CWE_20, CWE_400),
+)
+TPL_SANDBOX_ESCAPE = Rule(
+    "MT-TPL-001",
+    "Chat template tries to escape the Jinja sandbox",
+    Severity.CRITICAL,
+    "Do not render this template. Dunder attributes, __subclasses__, __globals__, imports and "
+    "os/popen calls run code in engines that render templates unsandboxed.",
+    ("CVE-2024-34359", "CWE-1336"),
+)
+TPL_BACKDOOR = Rule(
+    "MT-TPL-002",
+    "Chat template changes the conversation behind the user's back",
+    Severity.HIGH,
+    "The template injects instructions or URLs, or switches behaviour on the content of a "
+    "message. Compare it with the base model's template and use that one.",
+    ("arXiv 2602.04653", "CWE-506"),
+)
+TPL_UNPARSABLE = Rule(
+    "MT-TPL-003",
+    "Chat template is not valid Jinja",
+    Severity.MEDIUM,
+    "The template could not be parsed, so it was not analysed. Engines will fail or render it "
+    "differently; replace it with the base model's template.",
+    (CWE_20,),
+)
+
+# --- ONNX ----------------------------------------------------------------------------------------
+ONNX_EXTERNAL_PATH = Rule(
+    "MT-ONNX-001",
+    "ONNX external data points outside the model folder",
+    Severity.CRITICAL,
+    "An absolute location, '..', or a link out of the folder makes the loader read (or write) "
+    "any file. Do not load this model.",
+    (CWE_22, "CVE-2022-25882", "CVE-2024-27318", "CVE-2025-51480"),
+)
+ONNX_CUSTOM_DOMAIN = Rule(
+    "MT-ONNX-002",
+    "ONNX model uses custom operator domains",
+    Severity.MEDIUM,
+    "Running it needs a custom-operator library, which is native code from elsewhere. Check "
+    "where that library comes from.",
+    (),
+)
+ONNX_SIZES = Rule(
+    "MT-ONNX-003",
+    "ONNX declared sizes do not fit the data",
+    Severity.HIGH,
+    _INCOMPLETE + " A tensor's external offset and length, or its raw data, do not fit.",
+    (CWE_20,),
+)
+ONNX_MALFORMED = Rule(
+    "MT-ONNX-004",
+    "ONNX model cannot be parsed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+
+# --- Keras and HDF5 ------------------------------------------------------------------------------
+KERAS_LAMBDA = Rule(
+    "MT-KERAS-001",
+    "Keras model carries a Lambda layer with code",
+    Severity.CRITICAL,
+    "Lambda layers store Python bytecode that runs when the model is loaded or called. Do not "
+    "load it; rebuild the layer in code you control.",
+    (CWE_502, "CVE-2024-3660", "CVE-2025-9905"),
+)
+KERAS_FOREIGN_OBJECT = Rule(
+    "MT-KERAS-002",
+    "Keras config names an object outside Keras",
+    Severity.HIGH,
+    "module/class_name/registered_name points outside Keras' own namespaces, so loading "
+    "imports and calls it (critical when it is a known code-execution gadget).",
+    (CWE_502, "CVE-2025-1550"),
+)
+KERAS_BYPASS = Rule(
+    "MT-KERAS-003",
+    "Keras config uses a known safe_mode bypass",
+    Severity.CRITICAL,
+    "TorchModuleWrapper (torch.load), TFSMLayer (an external SavedModel), keras.utils.get_file "
+    "and enable_unsafe_deserialization defeat safe_mode. Do not load this model.",
+    (CWE_502, "CVE-2025-8747", "CVE-2025-49655", "CVE-2026-1462", "CVE-2025-9906"),
+)
+HDF5_EXTERNAL = Rule(
+    "MT-KERAS-004",
+    "HDF5 file refers to data outside itself",
+    Severity.HIGH,
+    "External links, external storage and virtual datasets read other files when the model "
+    "loads; a user block hides data before the HDF5 header.",
+    (CWE_22,),
+)
+KERAS_MALFORMED = Rule(
+    "MT-KERAS-005",
+    "Keras model or HDF5 file cannot be read",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+
+# --- TensorFlow SavedModel -----------------------------------------------------------------------
+TF_PYTHON_OP = Rule(
+    "MT-TF-001",
+    "SavedModel graph runs Python",
+    Severity.CRITICAL,
+    "PyFunc and EagerPyFunc call Python functions registered in the loading process. Do not "
+    "load this model outside a sandbox.",
+    (CWE_502,),
+)
+TF_FILE_OP = Rule(
+    "MT-TF-002",
+    "SavedModel graph reads or writes files",
+    Severity.HIGH,
+    "ReadFile, WriteFile and similar ops touch the filesystem whenever the graph runs. Check "
+    "every path they use.",
+    ("CWE-73",),
+)
+TF_CUSTOM_OP = Rule(
+    "MT-TF-003",
+    "SavedModel graph uses ops outside TensorFlow's standard set",
+    Severity.HIGH,
+    "Unknown ops need a custom op library (native code) to run. Check where it comes from.",
+    (),
+)
+TF_MALFORMED = Rule(
+    "MT-TF-004",
+    "SavedModel protobuf cannot be parsed",
+    Severity.HIGH,
+    _INCOMPLETE,
+    (CWE_20,),
+)
+
+# --- other code-bearing formats ------------------------------------------------------------------
+TS_CODE = Rule(
+    "MT-TS-001",
+    "TorchScript archive carries code",
+    Severity.MEDIUM,
+    "TorchScript code runs inside torch.jit.load; review the code/ entries. Calls that load "
+    "libraries or reach the OS raise this to high.",
+    ("CVE-2022-45907",),
+)
+CFG_TARGET = Rule(
+    "MT-CFG-001",
+    "Config instantiates a class or function by name (_target_)",
+    Severity.HIGH,
+    "Hydra/NeMo configs import and call any _target_ on load; only allowlisted targets pass "
+    "(critical when the target runs code or processes).",
+    (CWE_502, "CVE-2025-23304"),
+)
+SKOPS_UNTRUSTED = Rule(
+    "MT-SKOPS-001",
+    "skops file needs types outside skops' trusted set",
+    Severity.HIGH,
+    "skops.io.load would ask you to trust these types; review each before passing trusted=.",
+    (CWE_502, "CVE-2025-54412", "CVE-2025-54413", "CVE-2025-54886"),
+)
+
+# --- repository code (trust_remote_code) ---------------------------------------------------------
+CODE_REMOTE = Rule(
+    "MT-CODE-001",
+    "Model needs trust_remote_code",
+    Severity.MEDIUM,
+    "auto_map points at Python files in the repository that transformers imports and runs "
+    "when trust_remote_code=True. Review them (their findings follow) or use a native class.",
+    ("arXiv 2601.14163",),
+)
+CODE_DANGEROUS = Rule(
+    "MT-CODE-002",
+    "Repository Python code runs processes, evaluates code or touches the network or files",
+    Severity.HIGH,
+    "This code runs with trust_remote_code=True. Read the flagged call; critical for eval/exec "
+    "and processes.",
+    ("CWE-94",),
+)
+CODE_OBFUSCATED = Rule(
+    "MT-CODE-003",
+    "Repository Python code hides a payload",
+    Severity.CRITICAL,
+    "Encoded data (base64, zlib, marshal, hex) fed to exec/eval/compile or a loader is how "
+    "malware hides. Do not run this repository's code.",
+    ("CWE-506",),
+)
+CODE_UNPARSABLE = Rule(
+    "MT-CODE-004",
+    "Repository Python file cannot be parsed",
+    Severity.MEDIUM,
+    "The file is not valid Python for the parser used, so it was not analysed.",
     (CWE_20,),
 )
 
@@ -303,6 +530,22 @@ GEN_UNRECOGNISED = Rule(
     "The content matches none of the formats modeltrust reads, so it was not analysed. Check "
     "what the file really is before giving it to a loader.",
     (),
+)
+GEN_NEEDS_EXTRA = Rule(
+    "MT-GEN-004",
+    "Reading this format needs an optional dependency",
+    Severity.HIGH,
+    "Install the extra named in the message (for example pip install 'modeltrust[onnx]') and "
+    "scan again; until then the file is unanalysed.",
+    (),
+)
+GEN_FORMAT_CONFUSION = Rule(
+    "MT-GEN-005",
+    "File content differs from what its name promises",
+    Severity.HIGH,
+    "A loader chosen by the name would read something else (a pickle named .safetensors). "
+    "Treat the file as what its content is, and ask why it was renamed.",
+    ("CVE-2025-1889",),
 )
 GEN_SPECIAL_FILE = Rule(
     "MT-GEN-003",

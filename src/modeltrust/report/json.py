@@ -55,7 +55,13 @@ def result_to_dict(result: ScanResult, *, fail_on: Severity) -> dict[str, Any]:
             "failed": bool(result.at_or_above(fail_on)),
         },
         "files": [
-            {"path": f.path, "size": f.size, "formats": list(f.formats), "sha256": f.sha256}
+            {
+                "path": f.path,
+                "size": f.size,
+                "formats": list(f.formats),
+                "sha256": f.sha256,
+                "facts": dict(f.facts),
+            }
             for f in result.files
         ],
         "findings": [finding_to_dict(f) for f in result.findings],

@@ -194,7 +194,8 @@ class Engine:
                     )
                 )
             ctx.saw("unknown")
-        return ScannedFile(display, size, tuple(ctx.formats), digest), ctx.findings
+        facts = tuple(sorted(ctx.facts.items()))
+        return ScannedFile(display, size, tuple(ctx.formats), digest, facts), ctx.findings
 
     def scan(
         self,

@@ -216,6 +216,7 @@ class ScanContext:
     dispatch: Callable[[Blob, ScanContext], bool]
     findings: list[Finding] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
     depth: int = 0
 
     def report(self, finding: Finding) -> None:
@@ -224,6 +225,10 @@ class ScanContext:
     def saw(self, fmt: str) -> None:
         if fmt not in self.formats:
             self.formats.append(fmt)
+
+    def fact(self, key: str, value: str, *, limit: int = 4096) -> None:
+        """Record something the file declares (first value wins; long values are cut)."""
+        self.facts.setdefault(key, value[:limit])
 
     def scan_nested(self, blob: Blob) -> bool:
         """Scan a blob found inside another one, one level deeper. Returns whether it was known."""
