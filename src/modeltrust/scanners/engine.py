@@ -79,6 +79,18 @@ MODEL_SUFFIXES = frozenset(
     ]
 )
 
+# Names that promise one format: content that is something else is a format confusion.
+PROMISED_FORMATS: dict[str, frozenset[str]] = {
+    ".safetensors": frozenset({"safetensors"}),
+    ".gguf": frozenset({"gguf"}),
+    ".onnx": frozenset({"onnx"}),
+    ".npy": frozenset({"npy"}),
+    ".npz": frozenset({"zip"}),
+    ".h5": frozenset({"hdf5"}),
+    ".hdf5": frozenset({"hdf5"}),
+    ".keras": frozenset({"keras", "zip"}),
+}
+
 ProgressCallback = Callable[[str, int], None]
 
 
@@ -184,6 +196,17 @@ class Engine:
                 rules.GEN_UNREADABLE.finding(loc, f"Could not read '{display}': {e.strerror or e}.")
             )
             recognised = True
+        promised = PROMISED_FORMATS.get(path.suffix.lower())
+        if recognised and promised is not None and not promised & set(ctx.formats):
+            found = ", ".join(f for f in ctx.formats if f != "unknown") or "something else"
+            ctx.report(
+                rules.GEN_FORMAT_CONFUSION.finding(
+                    loc,
+                    f"'{display}' is named {path.suffix} but its content is {found}; a loader "
+                    "chosen by the name would read it as the wrong format.",
+                    evidence=f"name {path.suffix}, content {found}",
+                )
+            )
         if not recognised:
             if path.suffix.lower() in MODEL_SUFFIXES:
                 ctx.report(

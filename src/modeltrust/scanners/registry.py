@@ -10,7 +10,7 @@ from modeltrust.scanners.archive import CompressedScanner, SevenZipScanner, TarS
 from modeltrust.scanners.interface import Scanner
 from modeltrust.scanners.numpy import NumpyScanner
 from modeltrust.scanners.pickle import PickleScanner
-from modeltrust.scanners.safetensors import SafetensorsScanner
+from modeltrust.scanners.safetensors import SafetensorsIndexScanner, SafetensorsScanner
 
 BUILTIN: tuple[type[Scanner], ...] = (
     ZipScanner,
@@ -19,6 +19,7 @@ BUILTIN: tuple[type[Scanner], ...] = (
     CompressedScanner,
     NumpyScanner,
     SafetensorsScanner,
+    SafetensorsIndexScanner,
     PickleScanner,
 )
 ENTRY_POINT_GROUP = "modeltrust.scanners"
