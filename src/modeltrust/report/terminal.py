@@ -43,6 +43,16 @@ def _summary(result: ScanResult, fail_on: Severity) -> RenderableType:
     failed = result.at_or_above(fail_on)
     files = len(result.files)
     scanned = f"{files} file{'s' if files != 1 else ''} scanned in {result.duration_s:.2f} s"
+    code = sum("python" in f.formats for f in result.files)
+    notes = []
+    if code:
+        notes.append(
+            Text(
+                f"{code} Python file{'s' if code != 1 else ''}: code that runs if imported "
+                "(analysed statically; review before trust_remote_code=True)",
+                style="yellow",
+            )
+        )
     if failed:
         verdict = Text(
             f"FAIL: {len(failed)} finding(s) at or above {fail_on.label}", style="bold red"
@@ -51,7 +61,7 @@ def _summary(result: ScanResult, fail_on: Severity) -> RenderableType:
         verdict = Text(f"PASS: nothing at or above {fail_on.label}", style="bold green")
     else:
         verdict = Text("PASS: no findings; every file was fully analysed", style="bold green")
-    return Panel(Group(Text(scanned), line, verdict), title="modeltrust scan", expand=True)
+    return Panel(Group(Text(scanned), line, *notes, verdict), title="modeltrust scan", expand=True)
 
 
 def render_terminal(result: ScanResult, console: Console, *, fail_on: Severity) -> None:

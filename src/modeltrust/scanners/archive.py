@@ -561,12 +561,23 @@ class ZipScanner(Scanner):
             )
         budget = Budget(blob.size or 0)
         scanned: set[tuple[int, int, int]] = set()
-        for entry in entries:
-            # Entries that point at the same bytes read the same way: scan them once.
-            key = (entry.data_offset, entry.method, entry.compressed_size)
-            if key not in scanned:
-                scanned.add(key)
-                self._member(blob, entry, ctx, is_torch, budget)
+        # A TorchScript archive's pickles are read by torch.jit.load's own unpickler.
+        torchscript = (
+            is_torch
+            and any("/code/" in e.name for e in entries)
+            and any(e.name.endswith("constants.pkl") for e in entries)
+        )
+        dialect = ctx.pickle_dialect
+        ctx.pickle_dialect = "torchscript" if torchscript else dialect
+        try:
+            for entry in entries:
+                # Entries that point at the same bytes read the same way: scan them once.
+                key = (entry.data_offset, entry.method, entry.compressed_size)
+                if key not in scanned:
+                    scanned.add(key)
+                    self._member(blob, entry, ctx, is_torch, budget)
+        finally:
+            ctx.pickle_dialect = dialect
         return True
 
     @staticmethod

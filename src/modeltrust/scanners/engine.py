@@ -238,6 +238,9 @@ class Engine:
         for scanned, found in self._scan_all(walked, sha256, on_file):
             files.append(scanned)
             findings.extend(found)
+        # A file reached twice (a .py scanned on its own and through the config that names it)
+        # yields the same findings twice: keep one of each.
+        findings = list(dict.fromkeys(findings))
         return ScanResult(
             targets=tuple(os.fspath(t) for t in targets),
             files=tuple(files),

@@ -218,6 +218,10 @@ class ScanContext:
     formats: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
     depth: int = 0
+    pickle_dialect: str = "python"
+    """Who unpickles the pickles being scanned: "python" (pickle.load, torch.load) or
+    "torchscript" (torch.jit.load's own unpickler, which resolves __torch__ classes from the
+    archive's code/ and torch.jit._pickle helpers, and nothing from Python's import system)."""
 
     def report(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -255,7 +259,9 @@ def spooled(blob: Blob, limit: int) -> Iterator[FileBlob]:
 
 
 class Scanner(ABC):
-    """One file format. ``sniff`` looks only at content, never at names."""
+    """One file format. ``sniff`` looks at content, never at names, with two documented
+    exceptions for formats that have no magic: Python sources (``.py``) and Jinja chat templates
+    (``.jinja``), which are recognised by name."""
 
     name: str
     """The format's name, as reported in ``files[].formats``."""

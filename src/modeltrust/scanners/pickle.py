@@ -149,7 +149,7 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
     libraries: dict[str, list[Global]] = defaultdict(list)
     first_library: dict[str, int] = {}
     for glob, indexes in by_global.items():
-        verdict = pickle_policy.classify(glob.module, glob.name)
+        verdict = _classify(glob, ctx.pickle_dialect)
         if verdict.category is Category.SAFE:
             continue
         first = a.imports[indexes[0]]
@@ -184,6 +184,33 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
         )
 
 
+_TORCHSCRIPT_HELPERS = frozenset(
+    {
+        "build_intlist",
+        "build_tensorlist",
+        "build_doublelist",
+        "build_boollist",
+        "build_tensor_from_id",
+        "restore_type_tag",
+    }
+)
+
+
+def _classify(glob: Global, dialect: str) -> pickle_policy.Verdict:
+    """The policy's verdict, knowing who unpickles: torch.jit.load's unpickler resolves
+    ``__torch__.*`` to classes compiled from the archive's own code/ (judged by the TorchScript
+    scanner) and ``torch.jit._pickle`` helpers, and imports nothing else."""
+    if dialect == "torchscript":
+        parts = glob.module.split(".")
+        if parts[0] == "__torch__" and not any(
+            p.startswith("__") and p.endswith("__") for p in [*parts[1:], *glob.name.split(".")]
+        ):
+            return pickle_policy.Verdict(Category.SAFE, "a TorchScript class of this archive")
+        if glob.module == "torch.jit._pickle" and glob.name in _TORCHSCRIPT_HELPERS:
+            return pickle_policy.Verdict(Category.SAFE, "a TorchScript unpickling helper")
+    return pickle_policy.classify(glob.module, glob.name)
+
+
 def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
     rule_for = {
         "unresolvable": rules.PKL_UNRESOLVABLE,
@@ -204,12 +231,12 @@ def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> Non
         )
 
 
-def _dangerous_calls(a: StreamAnalysis) -> list[str]:
+def _dangerous_calls(a: StreamAnalysis, dialect: str) -> list[str]:
     out = []
     for call in a.calls:
         func = call.func
         if isinstance(func, Global):
-            if pickle_policy.classify(func.module, func.name).category not in _SAFE_CATEGORIES:
+            if _classify(func, dialect).category not in _SAFE_CATEGORIES:
                 out.append(f"{call.opcode} of {func} at offset {call.offset}")
         elif not isinstance(func, Call):
             out.append(f"{call.opcode} of an unresolved callable at offset {call.offset}")
@@ -228,7 +255,7 @@ def _report_failure(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
         return
     if a.error is None:
         return
-    dangerous = _dangerous_calls(a)
+    dangerous = _dangerous_calls(a, ctx.pickle_dialect)
     if dangerous:
         ctx.report(
             rules.PKL_BROKEN_AFTER_CALL.finding(

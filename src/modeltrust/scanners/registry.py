@@ -7,10 +7,18 @@ from importlib.metadata import entry_points
 
 from modeltrust.errors import ScannerError
 from modeltrust.scanners.archive import CompressedScanner, SevenZipScanner, TarScanner, ZipScanner
+from modeltrust.scanners.hdf5 import Hdf5Scanner
+from modeltrust.scanners.hydra import HydraConfigScanner
 from modeltrust.scanners.interface import Scanner
+from modeltrust.scanners.keras import KerasScanner
 from modeltrust.scanners.numpy import NumpyScanner
+from modeltrust.scanners.onnx import OnnxScanner
 from modeltrust.scanners.pickle import PickleScanner
+from modeltrust.scanners.remote_code import RemoteCodeScanner
 from modeltrust.scanners.safetensors import SafetensorsIndexScanner, SafetensorsScanner
+from modeltrust.scanners.savedmodel import SavedModelScanner
+from modeltrust.scanners.skops import SkopsScanner
+from modeltrust.scanners.torchscript import TorchScriptScanner
 
 BUILTIN: tuple[type[Scanner], ...] = (
     ZipScanner,
@@ -20,6 +28,14 @@ BUILTIN: tuple[type[Scanner], ...] = (
     NumpyScanner,
     SafetensorsScanner,
     SafetensorsIndexScanner,
+    OnnxScanner,
+    KerasScanner,
+    Hdf5Scanner,
+    SavedModelScanner,
+    TorchScriptScanner,
+    HydraConfigScanner,
+    SkopsScanner,
+    RemoteCodeScanner,
     PickleScanner,
 )
 ENTRY_POINT_GROUP = "modeltrust.scanners"
