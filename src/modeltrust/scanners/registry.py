@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 
 from modeltrust.errors import ScannerError
 from modeltrust.scanners.archive import CompressedScanner, SevenZipScanner, TarScanner, ZipScanner
+from modeltrust.scanners.gguf import GgufScanner
 from modeltrust.scanners.hdf5 import Hdf5Scanner
 from modeltrust.scanners.hydra import HydraConfigScanner
 from modeltrust.scanners.interface import Scanner
@@ -18,6 +19,7 @@ from modeltrust.scanners.remote_code import RemoteCodeScanner
 from modeltrust.scanners.safetensors import SafetensorsIndexScanner, SafetensorsScanner
 from modeltrust.scanners.savedmodel import SavedModelScanner
 from modeltrust.scanners.skops import SkopsScanner
+from modeltrust.scanners.templates import ChatTemplateScanner
 from modeltrust.scanners.torchscript import TorchScriptScanner
 
 BUILTIN: tuple[type[Scanner], ...] = (
@@ -28,6 +30,8 @@ BUILTIN: tuple[type[Scanner], ...] = (
     NumpyScanner,
     SafetensorsScanner,
     SafetensorsIndexScanner,
+    GgufScanner,
+    ChatTemplateScanner,
     OnnxScanner,
     KerasScanner,
     Hdf5Scanner,
