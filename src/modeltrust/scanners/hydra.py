@@ -35,7 +35,7 @@ from typing import Any
 from modeltrust import rules
 from modeltrust.findings import Severity
 from modeltrust.scanners.interface import Blob, MiB, ScanContext, Scanner
-from modeltrust.scanners.pickle_policy import Category, classify
+from modeltrust.scanners.pickle_policy import SEVERITY_ORDER, Category, classify
 
 SNIFF_LIMIT = 64 * MiB
 """How far into a text file the sniff looks for ``_target_`` (in chunks, not all at once)."""
@@ -80,20 +80,7 @@ CRITICAL = frozenset(
     }
 )
 HIGH = frozenset({Category.FILE, Category.NETWORK, Category.TAMPER})
-_ORDER = (
-    Category.SCANNER,
-    Category.EXEC,
-    Category.PROCESS,
-    Category.IMPORT,
-    Category.LOADER,
-    Category.DUNDER,
-    Category.FILE,
-    Category.NETWORK,
-    Category.TAMPER,
-    Category.UNKNOWN,
-    Category.LIBRARY,
-    Category.SAFE,
-)
+_ORDER = (*SEVERITY_ORDER, Category.UNKNOWN, Category.LIBRARY, Category.SAFE)
 
 _DENY_PREFIXES: dict[str, Category] = {
     "hydra.utils.": Category.IMPORT,

@@ -11,6 +11,7 @@ import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modeltrust.errors import ScannerError
-from modeltrust.findings import Finding, Location
+from modeltrust.findings import Finding, Location, Severity
+from modeltrust.rules import RULES_BY_ID, Rule
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -206,6 +208,42 @@ def window_of(blob: Blob, offset: int, length: int, location: Location) -> Blob 
     if isinstance(blob, FileBlob | SliceBlob | BytesBlob):
         return blob.window(offset, length, location)
     return None
+
+
+@dataclass
+class CappedReporter:
+    """Reports at most ``cap`` findings per rule for one location, then one finding saying how
+    many more there were: a hostile file with 10,000 bad entries still gives a readable report."""
+
+    ctx: ScanContext
+    loc: Location
+    what: str = "file"
+    """How the closing line names the subject: "... in this {what} were not listed"."""
+    cap: int = 20
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __call__(
+        self,
+        rule: Rule,
+        message: str,
+        *,
+        evidence: str | None = None,
+        severity: Severity | None = None,
+    ) -> None:
+        self.counts[rule.id] += 1
+        if self.counts[rule.id] <= self.cap:
+            self.ctx.report(rule.finding(self.loc, message, evidence=evidence, severity=severity))
+
+    def close(self) -> None:
+        for rule_id, n in self.counts.items():
+            if n > self.cap:
+                self.ctx.report(
+                    RULES_BY_ID[rule_id].finding(
+                        self.loc,
+                        f"{n - self.cap} more {rule_id} findings in this {self.what} were not "
+                        f"listed (only the first {self.cap} are).",
+                    )
+                )
 
 
 @dataclass

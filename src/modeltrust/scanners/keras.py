@@ -22,14 +22,11 @@ import binascii
 import json
 import re
 import struct
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
-from modeltrust.rules import Rule
 from modeltrust.scanners.archive import (
     DEFLATE,
     ZipEntry,
@@ -39,6 +36,7 @@ from modeltrust.scanners.archive import (
 )
 from modeltrust.scanners.interface import (
     Blob,
+    CappedReporter,
     CorruptData,
     FileBlob,
     LimitExceeded,
@@ -84,39 +82,6 @@ _ZIP_EOCD = b"PK\x05\x06"
 
 
 # --- findings ------------------------------------------------------------------------------------
-@dataclass
-class _Reporter:
-    """Caps findings per rule for one config so that a hostile file gives a readable report."""
-
-    ctx: ScanContext
-    loc: Location
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def __call__(
-        self,
-        rule: Rule,
-        message: str,
-        *,
-        evidence: str | None = None,
-        severity: Severity | None = None,
-    ) -> None:
-        self.counts[rule.id] += 1
-        if self.counts[rule.id] <= MAX_PER_RULE:
-            self.ctx.report(rule.finding(self.loc, message, evidence=evidence, severity=severity))
-
-    def close(self) -> None:
-        for rule_id, n in self.counts.items():
-            if n > MAX_PER_RULE:
-                rule = rules.RULES_BY_ID[rule_id]
-                self.ctx.report(
-                    rule.finding(
-                        self.loc,
-                        f"{n - MAX_PER_RULE} more {rule_id} findings in this config were not "
-                        f"listed (only the first {MAX_PER_RULE} are).",
-                    )
-                )
-
-
 # --- helpers -------------------------------------------------------------------------------------
 def in_keras_namespace(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in KERAS_MODULES)
@@ -204,7 +169,7 @@ def _children(node: object, path: str) -> Iterator[tuple[object, str]]:
 
 # --- the config walk -----------------------------------------------------------------------------
 class _ConfigCheck:
-    def __init__(self, report: _Reporter, source: str) -> None:
+    def __init__(self, report: CappedReporter, source: str) -> None:
         self.report = report
         self.source = source
 
@@ -354,7 +319,7 @@ def check_keras_config(
 
     ``source`` names the config in messages (``config.json``, ``attribute 'model_config'``).
     """
-    report = _Reporter(ctx, location)
+    report = CappedReporter(ctx, location, "config", MAX_PER_RULE)
     _ConfigCheck(report, source).run(config)
     report.close()
 

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import re
 import stat
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modeltrust import rules
-from modeltrust.findings import Location, Severity
-from modeltrust.rules import Rule
-from modeltrust.scanners.interface import Blob, FileBlob, KiB, ScanContext, Scanner
+from modeltrust.scanners.interface import Blob, CappedReporter, FileBlob, KiB, ScanContext, Scanner
 
 MAX_MODEL = (1 << 31) - 1
 """protobuf refuses messages of 2 GiB and more; onnx cannot load such a file either."""
@@ -257,41 +254,6 @@ def _read_all(blob: Blob, limit: int) -> bytes:
 
 
 # --- findings ------------------------------------------------------------------------------------
-@dataclass
-class _Reporter:
-    """Caps findings per rule so that a model with 10,000 bad tensors gives a readable report."""
-
-    ctx: ScanContext
-    loc: Location
-    counts: Counter[str] = field(default_factory=Counter)
-    dropped: Counter[str] = field(default_factory=Counter)
-
-    def __call__(
-        self,
-        rule: Rule,
-        message: str,
-        *,
-        evidence: str | None = None,
-        severity: Severity | None = None,
-    ) -> None:
-        self.counts[rule.id] += 1
-        if self.counts[rule.id] > MAX_PER_RULE:
-            self.dropped[rule.id] += 1
-            return
-        self.ctx.report(rule.finding(self.loc, message, evidence=evidence, severity=severity))
-
-    def close(self) -> None:
-        for rule_id, n in self.dropped.items():
-            rule = rules.RULES_BY_ID[rule_id]
-            self.ctx.report(
-                rule.finding(
-                    self.loc,
-                    f"{n} more {rule_id} findings in this model were not listed "
-                    f"(only the first {MAX_PER_RULE} are).",
-                )
-            )
-
-
 # --- the model walk ------------------------------------------------------------------------------
 def _s(value: object) -> str:
     """A protobuf string field as text. ONNX's protos are proto2, whose strings may hold any
@@ -481,7 +443,7 @@ class OnnxScanner(Scanner):
             return True
         del data
         self._facts(model, ctx)
-        report = _Reporter(ctx, loc)
+        report = CappedReporter(ctx, loc, "model", MAX_PER_RULE)
         walk = _ModelWalk.of(model)
         self._check_domains(model, walk, report)
         # Only a model on disk has a folder; a member of an archive (even one copied to a
@@ -511,7 +473,7 @@ class OnnxScanner(Scanner):
             ctx.fact("onnx.opset_import", ", ".join(opsets))
 
     @staticmethod
-    def _check_domains(model: Any, walk: _ModelWalk, report: _Reporter) -> None:
+    def _check_domains(model: Any, walk: _ModelWalk, report: CappedReporter) -> None:
         local = {
             (_s(fn.domain), _s(fn.name), _s(getattr(fn, "overload", ""))) for fn in model.functions
         }
@@ -544,7 +506,7 @@ class OnnxScanner(Scanner):
             )
 
     def _check_tensor(
-        self, tensor: Any, where: str, folder: Path | None, report: _Reporter
+        self, tensor: Any, where: str, folder: Path | None, report: CappedReporter
     ) -> None:
         entries = [(_s(e.key), _s(e.value)) for e in tensor.external_data]
         if tensor.data_location == _EXTERNAL or entries:
@@ -573,7 +535,7 @@ class OnnxScanner(Scanner):
         entries: list[tuple[str, str]],
         where: str,
         folder: Path | None,
-        report: _Reporter,
+        report: CappedReporter,
     ) -> None:
         locations = [v for k, v in entries if k == "location"]
         numbers: dict[str, int] = {}
@@ -618,7 +580,7 @@ class OnnxScanner(Scanner):
         numbers: dict[str, int],
         where: str,
         folder: Path | None,
-        report: _Reporter,
+        report: CappedReporter,
     ) -> None:
         shown = repr(location[:200])
         if "\x00" in location or not location.strip():

@@ -537,7 +537,8 @@ DENY_NAMES: dict[str, Category] = {
     "torch.nn.modules.module:register_module_parameter_registration_hook": Category.TAMPER,
 }
 
-_SEVERITY_ORDER = (
+# Dangerous categories, worst first: when a name reaches several, the first one names the finding.
+SEVERITY_ORDER = (
     Category.SCANNER,
     Category.EXEC,
     Category.PROCESS,
@@ -626,7 +627,7 @@ def classify(module: str, name: str) -> Verdict:
     if last in {"from_pretrained", "load_state_dict", "load_library"}:
         found.append((Category.LOADER, f"calls {last}, which loads more files"))
     if found:
-        found.sort(key=lambda item: _SEVERITY_ORDER.index(item[0]))
+        found.sort(key=lambda item: SEVERITY_ORDER.index(item[0]))
         return Verdict(*found[0])
 
     if key in library_names():
