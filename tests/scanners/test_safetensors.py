@@ -7,6 +7,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
 
 from modeltrust import Severity, scan_paths
 from tests.helpers import rule_ids, scan_bytes
@@ -111,3 +113,24 @@ def test_a_pickle_hidden_after_the_tensors_is_critical(tmp_path: Path) -> None:
     unclaimed = [f for f in result.findings if f.rule_id == "MT-ST-003"]
     assert unclaimed[0].severity is Severity.CRITICAL
     assert "MT-PKL-002" in rule_ids(result)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    hst.lists(hst.tuples(hst.integers(0, 200), hst.integers(0, 255)), max_size=6),
+    hst.integers(0, 300),
+)
+def test_mutated_headers_never_crash(
+    tmp_path: Path, edits: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(st_file({"a": f32(2), "b": f32(1, 8), "__metadata__": {"k": "v"}}, 12))
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    result = scan_bytes(tmp_path, bytes(data[: cut or None]), "f.safetensors")
+    assert "MT-INT-001" not in rule_ids(result)
+
+
+def st_file(header: dict[str, object], body_len: int) -> bytes:
+    return st(header, b"\x00" * body_len)
