@@ -429,7 +429,25 @@ def _zip64_extra(extra: bytes, entry: ZipEntry) -> None:
 
 
 def read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
-    """Entries from the central directory, as torch (miniz) reads them. Raises CorruptData."""
+    """Entries from the central directory, as torch (miniz) reads them. Raises CorruptData.
+
+    Several scanners look into one zip (zip, TorchScript, Keras, skops): the directory is read
+    once per blob and cached on it; callers get their own lists.
+    """
+    cached = blob.__dict__.get("_zip_directory")
+    if cached is None:
+        try:
+            cached = _read_central_directory(blob)
+        except (CorruptData, struct.error) as e:
+            cached = e
+        blob.__dict__["_zip_directory"] = cached
+    if isinstance(cached, Exception):
+        raise cached
+    entries, notes = cached
+    return list(entries), list(notes)
+
+
+def _read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
     size = blob.size or 0
     tail = blob.tail(min(size, 65_557 + 20))
     at = tail.rfind(_EOCD)
