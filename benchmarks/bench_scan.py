@@ -390,6 +390,7 @@ def scaling_runs(tools: list[Tool], root: Path, runs: int, timeout: float) -> li
         for name, recs in timed.items():
             row["tools"][name] = {
                 "median_s": round(median([r["wall_s"] for r in recs]), 3),
+                "min_s": round(min(r["wall_s"] for r in recs), 3),
                 "peak_mb": peak([r["peak_mb"] for r in recs]),
                 "rc": recs[0]["rc"],
             }
@@ -546,6 +547,15 @@ def git(*args: str) -> str:
     return res.stdout.strip()
 
 
+def src_tree(rev: str | None) -> str | None:
+    """The git tree id of src/ that is measured (None: a working tree with local changes)."""
+    if rev is None:
+        if git("status", "--porcelain", "--", "src"):
+            return None
+        rev = "HEAD"
+    return git("rev-parse", f"{rev}:src") or None
+
+
 def modeltrust_source(rev: str | None) -> str:
     """Export ``rev``'s src/ under .work/rev/ and point SRC_ENV at it; describe what is measured."""
     if rev is None:
@@ -576,7 +586,10 @@ def reusable_detection(
 ) -> dict[str, Any] | None:
     """``earlier`` if its detection part still holds: same modeltrust, same tools, same
     samples (by name and malicious flag)."""
-    if "detection" not in earlier or earlier.get("modeltrust_source") != now["modeltrust_source"]:
+    same = now["modeltrust_src_tree"] is not None and earlier.get(
+        "modeltrust_src_tree", earlier.get("modeltrust_source")
+    ) in (now["modeltrust_src_tree"], now["modeltrust_source"])
+    if "detection" not in earlier or not same:
         log("detection: the earlier results measured another modeltrust; running again")
         return None
     if [t["version"] for t in earlier["tools"]] != [t["version"] for t in now["tools"]]:
@@ -615,7 +628,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-detection", action="store_true", help="speed and memory only")
     p.add_argument("--skip-scaling", action="store_true", help="no payload-scaling table")
     p.add_argument(
-        "--runs", type=int, default=3, help="runs for modeltrust and the reference peers"
+        "--runs", type=int, default=5, help="runs for modeltrust and the reference peers"
     )
     p.add_argument("--timeout", type=float, default=900, help="seconds per tool per corpus")
     p.add_argument("--sample-timeout", type=float, default=120, help="seconds per tool per sample")
@@ -705,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. tools ---------------------------------------------------------------------------------
     results["modeltrust_source"] = modeltrust_source(args.rev)
+    results["modeltrust_src_tree"] = src_tree(args.rev)
     log(f"modeltrust: {results['modeltrust_source']}")
     tools = make_tools(WORK, REPO)
     for t in tools:
@@ -794,8 +808,8 @@ def main(argv: list[str] | None = None) -> int:
     if earlier:
         for key in ("targets", "detection", "modeltrust_benign_findings"):
             results[key] = earlier[key]
-        results["detection_reused"] = earlier["machine"]["date"]
-        log(f"detection: reusing the results of {earlier['machine']['date']}")
+        results["detection_reused"] = earlier.get("detection_reused", earlier["machine"]["date"])
+        log(f"detection: reusing the results of {results['detection_reused']}")
     elif not args.skip_detection:
         mal, ben, why = load_samples(str(canary), args.wait_samples, poll_s=120)
         targets = real_targets(real_pairs)
