@@ -528,6 +528,41 @@ def read_local_headers(blob: Blob, limit: int) -> list[ZipEntry]:
     return entries
 
 
+def read_zip_member(blob: Blob, entry: ZipEntry, limits: Limits, max_bytes: int) -> bytes:
+    """The bytes of one member of a zip read with :func:`read_central_directory`.
+
+    Raises LimitExceeded past ``max_bytes`` and CorruptData for unreadable members (encrypted,
+    an unsupported compression method, or an archive that cannot be read out of order).
+    """
+    if entry.flags & 0x01:
+        raise CorruptData(f"member {entry.name!r} is encrypted")
+    loc = blob.location.inner(entry.name)
+    size = blob.size or 0
+    length = max(0, min(entry.compressed_size, size - entry.data_offset))
+    if entry.method == 0:
+        inner = window_of(blob, entry.data_offset, length, loc)
+        if inner is None:
+            raise CorruptData(f"member {entry.name!r} cannot be read from a forward-only stream")
+    elif entry.method in (8, 12):
+        codec = DEFLATE if entry.method == 8 else BZIP2
+        inner = decompressed(
+            blob,
+            codec,
+            limits,
+            offset=entry.data_offset,
+            length=length,
+            location=loc,
+            budget=Budget(size),
+        )
+    else:
+        raise CorruptData(f"member {entry.name!r} uses zip compression method {entry.method}")
+    with inner.open() as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise LimitExceeded(f"member {entry.name!r} is larger than {max_bytes} bytes")
+    return data
+
+
 class ZipScanner(Scanner):
     name = "zip"
     needs_seek = True

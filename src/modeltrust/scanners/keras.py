@@ -28,11 +28,10 @@ from typing import Any
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
 from modeltrust.scanners.archive import (
-    DEFLATE,
     ZipEntry,
-    decompressed,
     read_central_directory,
     read_local_headers,
+    read_zip_member,
 )
 from modeltrust.scanners.interface import (
     Blob,
@@ -43,7 +42,6 @@ from modeltrust.scanners.interface import (
     MiB,
     ScanContext,
     Scanner,
-    window_of,
 )
 from modeltrust.scanners.pickle_policy import classify
 
@@ -334,31 +332,6 @@ def parse_config(raw: bytes | str) -> object:
 
 
 # --- .keras archives -----------------------------------------------------------------------------
-def _member_bytes(blob: Blob, entry: ZipEntry, ctx: ScanContext, limit: int) -> bytes:
-    """A member's content, at most ``limit`` bytes. Raises ValueError, CorruptData and
-    LimitExceeded."""
-    if entry.flags & 0x01:
-        raise ValueError("it is encrypted")
-    size = blob.size or 0
-    length = max(0, min(entry.compressed_size, size - entry.data_offset))
-    loc = blob.location.inner(entry.name)
-    if entry.method == 0:
-        inner = window_of(blob, entry.data_offset, length, loc)
-    elif entry.method == 8:
-        inner = decompressed(
-            blob, DEFLATE, ctx.limits, offset=entry.data_offset, length=length, location=loc
-        )
-    else:
-        raise ValueError(f"it uses zip compression method {entry.method}")
-    if inner is None:
-        raise ValueError("the archive cannot be read out of order")
-    with inner.open() as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise LimitExceeded(f"it is larger than {limit} bytes")
-    return data
-
-
 def _lists_config(blob: Blob) -> bool | None:
     """Whether the zip's central directory mentions config.json at all, from one read of the
     directory; None when that cannot be told cheaply (zip64, a damaged end record)."""
@@ -409,7 +382,7 @@ class KerasScanner(Scanner):
         for entry in configs:
             loc = blob.location.inner(entry.name)
             try:
-                config = parse_config(_member_bytes(blob, entry, ctx, limit))
+                config = parse_config(read_zip_member(blob, entry, ctx.limits, limit))
             except (ValueError, CorruptData, LimitExceeded) as e:
                 ctx.report(
                     rules.KERAS_MALFORMED.finding(
@@ -425,7 +398,7 @@ class KerasScanner(Scanner):
     @staticmethod
     def _metadata(blob: Blob, entry: ZipEntry, ctx: ScanContext) -> None:
         try:
-            meta = parse_config(_member_bytes(blob, entry, ctx, MiB))
+            meta = parse_config(read_zip_member(blob, entry, ctx.limits, MiB))
         except (ValueError, CorruptData, LimitExceeded):
             return  # Keras only reads it for its version; config.json is what matters
         if isinstance(meta, dict):

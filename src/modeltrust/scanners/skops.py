@@ -28,7 +28,7 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
-from modeltrust.scanners.archive import ZipEntry
+from modeltrust.scanners.archive import ZipEntry, read_zip_member
 from modeltrust.scanners.interface import (
     Blob,
     CorruptData,
@@ -38,7 +38,7 @@ from modeltrust.scanners.interface import (
     Scanner,
 )
 from modeltrust.scanners.pickle_policy import Category, classify
-from modeltrust.scanners.torchscript import read_zip_member, zip_entries
+from modeltrust.scanners.torchscript import zip_entries
 
 MAX_SCHEMA = 64 * MiB
 _MAX_FINDINGS = 100

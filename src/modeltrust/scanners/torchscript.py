@@ -31,22 +31,17 @@ from dataclasses import dataclass
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
 from modeltrust.scanners.archive import (
-    BZIP2,
-    DEFLATE,
-    Budget,
     ZipEntry,
-    decompressed,
     read_central_directory,
+    read_zip_member,
 )
 from modeltrust.scanners.interface import (
     Blob,
     CorruptData,
     LimitExceeded,
-    Limits,
     MiB,
     ScanContext,
     Scanner,
-    window_of,
 )
 
 _LOCAL = b"PK\x03\x04"
@@ -289,38 +284,6 @@ def analyse_code(source: str) -> tuple[list[Suspicious], bool]:
 
 
 # --- reading zip members --------------------------------------------------------------------------
-def read_zip_member(blob: Blob, entry: ZipEntry, limits: Limits, max_bytes: int) -> bytes:
-    """The bytes of one member of a zip read with :func:`read_central_directory`.
-
-    Raises LimitExceeded past ``max_bytes`` and CorruptData for unreadable members.
-    """
-    loc = blob.location.inner(entry.name)
-    size = blob.size or 0
-    length = max(0, min(entry.compressed_size, size - entry.data_offset))
-    if entry.method == 0:
-        inner = window_of(blob, entry.data_offset, length, loc)
-        if inner is None:
-            raise CorruptData(f"member {entry.name!r} cannot be read from a forward-only stream")
-    elif entry.method in (8, 12):
-        codec = DEFLATE if entry.method == 8 else BZIP2
-        inner = decompressed(
-            blob,
-            codec,
-            limits,
-            offset=entry.data_offset,
-            length=length,
-            location=loc,
-            budget=Budget(size),
-        )
-    else:
-        raise CorruptData(f"member {entry.name!r} uses zip compression method {entry.method}")
-    with inner.open() as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise LimitExceeded(f"member {entry.name!r} is larger than {max_bytes} bytes")
-    return data
-
-
 def central_directory(blob: Blob) -> bytes | None:
     """The raw central directory (one read), for a cheap look at member names before the full
     :func:`read_central_directory`; None when it cannot be found simply (the full reader then
