@@ -6,6 +6,8 @@ exceptions below are for things that stop modeltrust itself from doing what it w
     ModelTrustError
     ├── UsageError            a command was called with arguments that cannot work
     ├── TargetError           a path to scan does not exist or cannot be listed
+    ├── SourceError           a model source (folder, Hub repo) cannot be read
+    ├── DataError             tabular input (predictions, labels) cannot be used as given
     ├── ScannerError          a scanner could not be set up (bad limits, missing plugin)
     │   └── MissingExtraError an optional dependency is needed: the message names the extra
     └── ReportError           a report could not be written
@@ -24,6 +26,16 @@ class UsageError(ModelTrustError):
 
 class TargetError(ModelTrustError):
     """A path given to scan does not exist or cannot be listed."""
+
+
+class SourceError(ModelTrustError):
+    """A model source cannot be read: the repo or revision does not exist, access is refused,
+    or the Hub cannot be reached. The message names the source and what to do."""
+
+
+class DataError(ModelTrustError):
+    """Tabular input cannot be used as given: a missing column, NaNs, non-binary labels, no groups.
+    The message names the file and column."""
 
 
 class ScannerError(ModelTrustError):

@@ -555,6 +555,12 @@ GEN_SPECIAL_FILE = Rule(
     (),
 )
 
+# --- licence and lineage (MT-LIC, MT-LIN) -------------------------------------------------------
+# (end of licence and lineage rules)
+
+# --- fairness (MT-FAIR) --------------------------------------------------------------------------
+# (end of fairness rules)
+
 # --- modeltrust itself ---------------------------------------------------------------------------
 INT_SCANNER_CRASH = Rule(
     "MT-INT-001",

@@ -1,0 +1,1 @@
+"""Fairness metrics in the AIF360 and Fairlearn conventions, computed from group counts."""

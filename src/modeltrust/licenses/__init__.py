@@ -1,0 +1,1 @@
+"""Licence identification, lineage and the obligations a model inherits from its ancestors."""
