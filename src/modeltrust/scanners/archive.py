@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from modeltrust import rules
 from modeltrust.errors import MissingExtraError
 from modeltrust.findings import Location
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import (
     Blob,
     BytesBlob,
@@ -37,6 +38,7 @@ from modeltrust.scanners.interface import (
     window_of,
 )
 from modeltrust.scanners.pickle import scan_pickle_blob
+from modeltrust.scanners.sniff import JOBLIB_ZF_PREFIX, lzma_alone_header, zlib_header
 
 if TYPE_CHECKING:
     import tarfile
@@ -280,24 +282,6 @@ def _drain(blob: Blob) -> None:
 
 
 # --- compressed single streams -------------------------------------------------------------------
-def _zlib_header(head: bytes) -> bool:
-    return (
-        len(head) >= 2
-        and head[0] & 0x0F == 8
-        and head[0] >> 4 <= 7
-        and (head[0] << 8 | head[1]) % 31 == 0
-        and not head[1] & 0x20
-    )
-
-
-def _lzma_alone_header(head: bytes) -> bool:
-    if len(head) < 13 or head[0] >= 225:
-        return False
-    dict_size = struct.unpack("<I", head[1:5])[0]
-    return dict_size in {1 << n for n in range(12, 31)} | {3 << n for n in range(11, 30)}
-
-
-JOBLIB_ZF_PREFIX = b"ZF0x"
 _JOBLIB_ZF_HEADER = 2 + 19  # 'ZF' + the length as hex, padded to 19 characters
 
 
@@ -321,9 +305,9 @@ class CompressedScanner(Scanner):
             return LZ4, 0
         if head.startswith(JOBLIB_ZF_PREFIX):
             return ZLIB, _JOBLIB_ZF_HEADER
-        if _zlib_header(head):
+        if zlib_header(head):
             return ZLIB, 0
-        if _lzma_alone_header(head):
+        if lzma_alone_header(head):
             return LZMA, 0
         return None
 
@@ -568,10 +552,7 @@ class ZipScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        if head.startswith((_LOCAL, _EOCD, b"PK\x07\x08")):
-            return True
-        # A file may end with a zip after other data (polyglots): torch finds it from the end.
-        return isinstance(blob, FileBlob) and _EOCD in blob.tail(65_557 + 20)
+        return sniff.zip_like(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         loc = blob.location
@@ -719,7 +700,7 @@ class TarScanner(Scanner):
     name = "tar"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return len(head) >= 262 and head[257:262] == b"ustar"
+        return sniff.tar(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         import tarfile  # loaded when a tar is met
@@ -794,7 +775,7 @@ class SevenZipScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return head.startswith(b"7z\xbc\xaf\x27\x1c")
+        return sniff.seven_zip(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         ctx.saw("7z")

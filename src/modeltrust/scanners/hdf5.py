@@ -29,6 +29,7 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import (
     Blob,
     BytesBlob,
@@ -41,9 +42,10 @@ from modeltrust.scanners.interface import (
     window_of,
 )
 from modeltrust.scanners.keras import check_keras_config, parse_config
+from modeltrust.scanners.sniff import HDF5_MAGIC
+from modeltrust.scanners.sniff import hdf5_superblock as superblock_offset
 
-MAGIC = b"\x89HDF\r\n\x1a\n"
-FIRST_USERBLOCK = 512
+MAGIC = HDF5_MAGIC
 MAX_CONFIG = 100 * 1024 * 1024
 """Largest model_config / training_config attribute read into memory."""
 KERAS_CONFIG_ATTRS = ("model_config", "training_config")
@@ -55,25 +57,6 @@ _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
 HDF5_TIMEOUT = 60.0
 """Seconds the HDF5 library gets to read one file's structure before it is stopped (walking
 100,000 objects, the default member limit, takes about 20 s)."""
-
-
-def superblock_offset(blob: Blob, head: bytes) -> int | None:
-    """Where the HDF5 signature is: 0, or the size of the user block before it (only probed
-    for files on disk, where a few positioned reads are cheap)."""
-    if head.startswith(MAGIC):
-        return 0
-    if not isinstance(blob, FileBlob) or blob.size is None:
-        return None
-    fd = os.open(blob.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        offset = FIRST_USERBLOCK
-        while offset + len(MAGIC) <= blob.size:
-            if os.pread(fd, len(MAGIC), offset) == MAGIC:
-                return offset
-            offset *= 2
-    finally:
-        os.close(fd)
-    return None
 
 
 def _text(value: object) -> str | None:
@@ -403,10 +386,7 @@ class Hdf5Scanner(Scanner):
     """Read the HDF5 structure in a forked child (where the platform can fork)."""
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        try:
-            return superblock_offset(blob, head) is not None
-        except OSError:
-            return False
+        return sniff.hdf5(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         offset = superblock_offset(blob, blob.head(len(MAGIC)))

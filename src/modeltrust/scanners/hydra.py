@@ -34,12 +34,12 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import Blob, MiB, ScanContext, Scanner
 from modeltrust.scanners.pickle_policy import SEVERITY_ORDER, Category, classify
+from modeltrust.scanners.sniff import HYDRA_SNIFF_LIMIT as SNIFF_LIMIT
+from modeltrust.scanners.sniff import HYDRA_TARGET, find
 
-SNIFF_LIMIT = 64 * MiB
-"""How far into a text file the sniff looks for ``_target_`` (in chunks, not all at once)."""
-_CHUNK = 1 * MiB
 MAX_CONFIG = 16 * MiB
 """Bytes of a config read; JSON up to this size is parsed."""
 MAX_YAML = 4 * MiB
@@ -94,40 +94,8 @@ _LOADER_METHODS = frozenset({"load_from_checkpoint", "restore_from", "load_check
 """Methods of allowlisted libraries that unpickle another file (Lightning checkpoints, ``.nemo``
 archives): the file they are given is not part of this scan."""
 
-_SNIFF = re.compile(rb"_target_|\\(?:x|u00|U000000)(?:5[fF]|74|61|72|67|65)|\\\r?\n")
-"""``_target_``, or the escapes that could spell it in a quoted key (``"\\x5ftarget_"``, a
-backslash-newline that joins two halves): a key must not hide from the sniff."""
+_SNIFF = HYDRA_TARGET
 _TARGET_LINE = re.compile(r"""["']?_target_["']?\s*:\s*["']?([^\s"',}#]+)""")
-
-
-def _find(blob: Blob, pattern: re.Pattern[bytes], limit: int) -> bool:
-    """Whether ``pattern`` (at most 16 bytes long) occurs in the first ``limit`` bytes."""
-    carry = b""
-    read = 0
-    with blob.open() as f:
-        while read < limit:
-            chunk = f.read(min(_CHUNK, limit - read))
-            if not chunk:
-                return False
-            read += len(chunk)
-            if pattern.search(carry + chunk):
-                return True
-            carry = chunk[-16:]
-    return False
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if not head:
-        return False
-    if head.startswith((b"\xef\xbb\xbf",)):
-        head = head[3:]
-    if any(b < 0x09 or 0x0E <= b < 0x20 for b in head.translate(None, b"\x1b")):
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return e.start >= len(head) - 3  # a character cut by the sniff window
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,13 +323,7 @@ class HydraConfigScanner(Scanner):
     name = "hydra-config"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        if not _looks_like_text(head):
-            return False
-        if _SNIFF.search(head):
-            return True
-        if blob.size is not None and blob.size <= len(head):
-            return False
-        return _find(blob, _SNIFF, SNIFF_LIMIT)
+        return sniff.hydra(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         loc = blob.location
@@ -400,7 +362,7 @@ class HydraConfigScanner(Scanner):
         return True
 
     def _too_big(self, data: bytes, blob: Blob, ctx: ScanContext) -> bool:
-        if not _find(blob, re.compile(rb"_target_"), SNIFF_LIMIT):
+        if not find(blob, re.compile(rb"_target_"), SNIFF_LIMIT):
             return False
         text = data[:MAX_CONFIG].decode("utf-8-sig", "replace")
         targets = list(_text_targets(text))

@@ -27,6 +27,7 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.archive import (
     ZipEntry,
     read_central_directory,
@@ -37,7 +38,6 @@ from modeltrust.scanners.interface import (
     Blob,
     CappedReporter,
     CorruptData,
-    FileBlob,
     LimitExceeded,
     MiB,
     ScanContext,
@@ -75,8 +75,6 @@ MAX_CONFIG = 100 * MiB
 """Largest config read into memory (the scan limits' max_header may be lower)."""
 MAX_PER_RULE = 20
 _MAX_CODE = 4 * MiB
-_ZIP_LOCAL = b"PK\x03\x04"
-_ZIP_EOCD = b"PK\x05\x06"
 
 
 # --- findings ------------------------------------------------------------------------------------
@@ -332,24 +330,6 @@ def parse_config(raw: bytes | str) -> object:
 
 
 # --- .keras archives -----------------------------------------------------------------------------
-def _lists_config(blob: Blob) -> bool | None:
-    """Whether the zip's central directory mentions config.json at all, from one read of the
-    directory; None when that cannot be told cheaply (zip64, a damaged end record)."""
-    size = blob.size or 0
-    tail = blob.tail(min(size, 65_557 + 20))
-    at = tail.rfind(_ZIP_EOCD)
-    if at < 0 or len(tail) - at < 22 or (at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07"):
-        return None
-    (cd_size,) = struct.unpack_from("<I", tail, at + 12)
-    start = size - len(tail) + at - cd_size
-    if cd_size == 0xFFFFFFFF or start < 0:
-        return None
-    with blob.open() as f:
-        f.seek(start)
-        directory = f.read(cd_size)
-    return b"config.json" in directory
-
-
 class KerasScanner(Scanner):
     """``.keras`` archives: zips whose ``config.json`` Keras reads to rebuild the model. The
     other members (``model.weights.h5``, assets) are scanned by the zip scanner."""
@@ -358,13 +338,11 @@ class KerasScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        if head.startswith(_ZIP_LOCAL):
-            return True
         # Keras opens zips with zipfile, which finds an archive at the end of other data too.
-        return isinstance(blob, FileBlob) and _ZIP_EOCD in blob.tail(65_557 + 20)
+        return sniff.keras(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
-        if _lists_config(blob) is False:
+        if not sniff.zip_may_name(blob, b"config.json"):
             return False  # most zips: torch checkpoints, npz, archives of anything
         try:
             entries, _ = read_central_directory(blob)

@@ -12,6 +12,7 @@ import re
 import struct
 
 from modeltrust import rules
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import Blob, ScanContext, Scanner, window_of
 from modeltrust.scanners.pickle import scan_pickle_blob
 
@@ -98,7 +99,7 @@ class NumpyScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return head.startswith(MAGIC)
+        return sniff.npy(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         ctx.saw("npy")

@@ -25,6 +25,7 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.scanners.interface import Blob, CappedReporter, FileBlob, KiB, ScanContext, Scanner
+from modeltrust.scanners.sniff import ONNX_MODEL_FIELDS
 
 MAX_MODEL = (1 << 31) - 1
 """protobuf refuses messages of 2 GiB and more; onnx cannot load such a file either."""
@@ -39,21 +40,7 @@ STANDARD_DOMAINS = frozenset(
 """Operator domains that need no custom-operator library (documented in docs/rules.md)."""
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
-MODEL_FIELDS: dict[int, int] = {
-    1: _VARINT,  # ir_version
-    2: _LEN,  # producer_name
-    3: _LEN,  # producer_version
-    4: _LEN,  # domain
-    5: _VARINT,  # model_version
-    6: _LEN,  # doc_string
-    7: _LEN,  # graph
-    8: _LEN,  # opset_import
-    14: _LEN,  # metadata_props
-    20: _LEN,  # training_info
-    25: _LEN,  # functions
-    26: _LEN,  # configuration
-}
-"""ModelProto's field numbers and wire types (a test checks them against onnx's descriptor)."""
+MODEL_FIELDS = ONNX_MODEL_FIELDS
 _GRAPH = 7
 _NAME_FIELDS = frozenset({2, 3, 4})
 _TEXT_FIELDS = frozenset({2, 3, 4, 6})

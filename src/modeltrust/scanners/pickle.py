@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
-from modeltrust.scanners import pickle_policy
+from modeltrust.scanners import pickle_policy, sniff
 from modeltrust.scanners.interface import Blob, BytesBlob, ScanContext, Scanner, window_of
 from modeltrust.scanners.pickle_policy import Category
 from modeltrust.scanners.pickle_vm import (
@@ -24,13 +24,8 @@ from modeltrust.scanners.pickle_vm import (
     Reader,
     StreamAnalysis,
 )
+from modeltrust.scanners.sniff import OPCODE_BYTES
 
-# Bytes that can start a pickle stream: every opcode of every protocol.
-OPCODE_BYTES = frozenset(
-    b"(.0123FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G\x80\x81\x82\x83\x84\x85"
-    b"\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96"
-    b"\x97\x98BC"
-)
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_STORAGE_SIZES = {
     "FloatStorage": 4,
@@ -60,13 +55,7 @@ class PickleScanner(Scanner):
     name = "pickle"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        # A zip's "PK" reads as PERSID, which plain pickle.load refuses (no persistent_load)
-        # and torch reads as a zip: a stored member inside must not pass for a top-level stream.
-        return (
-            bool(head)
-            and head[0] in OPCODE_BYTES
-            and not head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
-        )
+        return sniff.pickle(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         return scan_pickle_blob(blob, ctx, strict=False)

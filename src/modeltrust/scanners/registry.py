@@ -1,53 +1,98 @@
 """The scanners modeltrust runs: the built-ins below, then plugins from the entry-point group
-``modeltrust.scanners``. Nothing registers itself at import time."""
+``modeltrust.scanners``. Nothing registers itself at import time.
+
+Built-in scanners are imported lazily: each is represented by a :class:`LazyScanner` holding a
+cheap necessary condition from :mod:`modeltrust.scanners.sniff`, and its module is imported the
+first time a blob passes it. Scanning a folder of checkpoints therefore never loads the code for
+ONNX, TensorFlow or chat templates.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import os
+import sys
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
 
 from modeltrust.errors import ScannerError
-from modeltrust.scanners.archive import CompressedScanner, SevenZipScanner, TarScanner, ZipScanner
-from modeltrust.scanners.gguf import GgufScanner
-from modeltrust.scanners.hdf5 import Hdf5Scanner
-from modeltrust.scanners.hydra import HydraConfigScanner
-from modeltrust.scanners.interface import Scanner
-from modeltrust.scanners.keras import KerasScanner
-from modeltrust.scanners.numpy import NumpyScanner
-from modeltrust.scanners.onnx import OnnxScanner
-from modeltrust.scanners.pickle import PickleScanner
-from modeltrust.scanners.remote_code import RemoteCodeScanner
-from modeltrust.scanners.safetensors import SafetensorsIndexScanner, SafetensorsScanner
-from modeltrust.scanners.savedmodel import SavedModelScanner
-from modeltrust.scanners.skops import SkopsScanner
-from modeltrust.scanners.templates import ChatTemplateScanner
-from modeltrust.scanners.torchscript import TorchScriptScanner
+from modeltrust.scanners import sniff
+from modeltrust.scanners.interface import Blob, ScanContext, Scanner
 
-BUILTIN: tuple[type[Scanner], ...] = (
-    ZipScanner,
-    TarScanner,
-    SevenZipScanner,
-    CompressedScanner,
-    NumpyScanner,
-    SafetensorsScanner,
-    SafetensorsIndexScanner,
-    GgufScanner,
-    ChatTemplateScanner,
-    OnnxScanner,
-    KerasScanner,
-    Hdf5Scanner,
-    SavedModelScanner,
-    TorchScriptScanner,
-    HydraConfigScanner,
-    SkopsScanner,
-    RemoteCodeScanner,
-    PickleScanner,
+Sniff = Callable[[bytes, Blob], bool]
+
+
+class LazyScanner(Scanner):
+    """A built-in scanner whose module is imported when a blob first passes ``prefilter``.
+
+    ``prefilter`` must be a necessary condition of the real scanner's ``sniff`` (tests check
+    this over every sample); the real ``sniff`` then has the last word.
+    """
+
+    def __init__(self, target: str, name: str, prefilter: Sniff, *, needs_seek: bool) -> None:
+        self.target = target
+        self.name = name
+        self.needs_seek = needs_seek
+        self.prefilter = prefilter
+        self._real: Scanner | None = None
+
+    @property
+    def real(self) -> Scanner:
+        if self._real is None:
+            module, _, cls = self.target.partition(":")
+            scanner = getattr(import_module(module), cls)()
+            if scanner.name != self.name or scanner.needs_seek != self.needs_seek:
+                raise ScannerError(  # pragma: no cover - a table below is out of date
+                    f"Built-in scanner {self.target} does not match its registry entry."
+                )
+            self._real = scanner
+        return self._real
+
+    def sniff(self, head: bytes, blob: Blob) -> bool:
+        return self.prefilter(head, blob) and self.real.sniff(head, blob)
+
+    def scan(self, blob: Blob, ctx: ScanContext) -> bool:
+        return self.real.scan(blob, ctx)
+
+
+_S = "modeltrust.scanners."
+BUILTIN: tuple[tuple[str, str, Sniff, bool], ...] = (
+    # (module:class, name, necessary condition, needs_seek), in the order they are offered a blob
+    (_S + "archive:ZipScanner", "zip", sniff.zip_like, True),
+    (_S + "archive:TarScanner", "tar", sniff.tar, False),
+    (_S + "archive:SevenZipScanner", "7z", sniff.seven_zip, True),
+    (_S + "archive:CompressedScanner", "compressed", sniff.compressed, False),
+    (_S + "numpy:NumpyScanner", "npy", sniff.npy, True),
+    (_S + "safetensors:SafetensorsScanner", "safetensors", sniff.safetensors, True),
+    (
+        _S + "safetensors:SafetensorsIndexScanner",
+        "safetensors-index",
+        sniff.safetensors_index,
+        False,
+    ),
+    (_S + "gguf:GgufScanner", "gguf", sniff.gguf, True),
+    (_S + "templates:ChatTemplateScanner", "chat-template", sniff.chat_template, False),
+    (_S + "onnx:OnnxScanner", "onnx", sniff.onnx, False),
+    (_S + "keras:KerasScanner", "keras", sniff.keras, True),
+    (_S + "hdf5:Hdf5Scanner", "hdf5", sniff.hdf5, True),
+    (_S + "savedmodel:SavedModelScanner", "tf-savedmodel", sniff.savedmodel, True),
+    (_S + "torchscript:TorchScriptScanner", "torchscript", sniff.torchscript, True),
+    (_S + "hydra:HydraConfigScanner", "hydra-config", sniff.hydra, False),
+    (_S + "skops:SkopsScanner", "skops", sniff.skops, True),
+    (_S + "remote_code:RemoteCodeScanner", "remote-code", sniff.remote_code, False),
+    (_S + "pickle:PickleScanner", "pickle", sniff.pickle, False),
 )
 ENTRY_POINT_GROUP = "modeltrust.scanners"
 
 
 def load_scanners(*, plugins: bool = True) -> tuple[Scanner, ...]:
-    scanners: list[Scanner] = [cls() for cls in BUILTIN]
-    if plugins:
+    scanners: list[Scanner] = [
+        LazyScanner(target, name, prefilter, needs_seek=seek)
+        for target, name, prefilter, seek in BUILTIN
+    ]
+    if plugins and _plugins_may_exist():
+        from importlib.metadata import entry_points
+
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Scanner)):
@@ -57,3 +102,25 @@ def load_scanners(*, plugins: bool = True) -> tuple[Scanner, ...]:
                 )
             scanners.append(cls())
     return tuple(scanners)
+
+
+def _plugins_may_exist() -> bool:
+    """Whether any installed distribution declares the plugin group, from a plain text search of
+    the ``entry_points.txt`` files on ``sys.path``. ``importlib.metadata`` costs more to import
+    than a whole scan of a small file, so it is loaded only when this finds something."""
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as it:
+                names = [d.name for d in it if d.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            continue  # zip archives and missing folders: importlib.metadata reads those
+        for name in names:
+            try:
+                text = (Path(entry or ".") / name / "entry_points.txt").read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if marker in text:
+                return True
+    # Distributions inside zip files on sys.path are only visible to importlib.metadata.
+    return any(entry.endswith(".zip") and Path(entry).is_file() for entry in sys.path)

@@ -74,6 +74,7 @@ from pathlib import Path, PurePath
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
 from modeltrust.rules import Rule
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import Blob, FileBlob, KiB, MiB, ScanContext, Scanner
 from modeltrust.scanners.pickle_policy import DENY_MODULES, Category
 
@@ -1841,9 +1842,7 @@ class RemoteCodeScanner(Scanner):
     name = "remote-code"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        if _is_python_name(blob.location):
-            return True
-        return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+        return sniff.remote_code(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         if _is_python_name(blob.location):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.interface import (
     Blob,
     FileBlob,
@@ -163,7 +164,7 @@ class SafetensorsScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return len(head) >= 9 and head[8:9] == b"{" and head[6:8] == b"\x00\x00"
+        return sniff.safetensors(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         loc = blob.location
@@ -225,7 +226,7 @@ class SafetensorsIndexScanner(Scanner):
     name = "safetensors-index"
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return head.lstrip()[:1] == b"{" and b'"weight_map"' in head and isinstance(blob, FileBlob)
+        return sniff.safetensors_index(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         if not isinstance(blob, FileBlob) or (blob.size or 0) > MAX_INDEX:

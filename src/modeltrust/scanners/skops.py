@@ -28,6 +28,7 @@ from typing import Any
 
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.archive import ZipEntry, read_zip_member
 from modeltrust.scanners.interface import (
     Blob,
@@ -42,7 +43,6 @@ from modeltrust.scanners.torchscript import zip_entries
 
 MAX_SCHEMA = 64 * MiB
 _MAX_FINDINGS = 100
-_LOCAL = b"PK\x03\x04"
 
 _BUILTINS = frozenset(
     {
@@ -635,7 +635,7 @@ class SkopsScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return head.startswith(_LOCAL)
+        return sniff.skops(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         entries = zip_entries(blob, b"schema.json")

@@ -40,6 +40,8 @@ from modeltrust import rules
 from modeltrust.findings import Location, Severity
 from modeltrust.rules import Rule
 from modeltrust.scanners.interface import Blob, KiB, MiB, ScanContext, Scanner
+from modeltrust.scanners.sniff import BOM_AND_SPACE as _BOM_AND_SPACE
+from modeltrust.scanners.sniff import TEMPLATE_SUFFIXES
 
 MAX_JSON = 64 * MiB
 MAX_TEMPLATE_FILE = 16 * MiB
@@ -53,9 +55,7 @@ MAX_FOLD = 10 * KiB
 """Longest string rebuilt from constant pieces while looking for hidden names."""
 MAX_SHOWN = 5
 MAX_FALLBACK_MATCHES = 50
-TEMPLATE_SUFFIXES = (".jinja", ".j2")
 
-_BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
 _JSON_OBJECT = re.compile(rb'\{\s*["}]')
 """How a JSON object starts; a template starts ``{{``, ``{%`` or ``{#``."""
 _KEY_QUOTED = re.compile(rb'"(?=[^"]{0,200}\\u00)(?:[a-z_]|\\u00[0-9a-fA-F]{2}){13}"\s*:')

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import ast
 import re
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
+from modeltrust.scanners import sniff
 from modeltrust.scanners.archive import (
     ZipEntry,
     read_central_directory,
@@ -43,11 +43,9 @@ from modeltrust.scanners.interface import (
     ScanContext,
     Scanner,
 )
+from modeltrust.scanners.sniff import zip_may_name
 
 _LOCAL = b"PK\x03\x04"
-_EOCD = b"PK\x05\x06"
-_EOCD64_LOCATOR = b"PK\x06\x07"
-_MAX_DIRECTORY = 256 * MiB
 _CODE = re.compile(r"^(?P<prefix>(?:[^/]+/)*)code/.+\.py$")
 MAX_CODE_FILE = 8 * MiB
 """Bytes of one code file analysed; a bigger one is reported as not analysed."""
@@ -284,37 +282,13 @@ def analyse_code(source: str) -> tuple[list[Suspicious], bool]:
 
 
 # --- reading zip members --------------------------------------------------------------------------
-def central_directory(blob: Blob) -> bytes | None:
-    """The raw central directory (one read), for a cheap look at member names before the full
-    :func:`read_central_directory`; None when it cannot be found simply (the full reader then
-    decides)."""
-    size = blob.size
-    if size is None or size < 22:
-        return None
-    tail = blob.tail(min(size, 65_557 + 20))
-    at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
-        return None
-    cd_size = struct.unpack_from("<I", tail, at + 12)[0]
-    if cd_size == 0xFFFFFFFF or (at >= 20 and tail[at - 20 : at - 16] == _EOCD64_LOCATOR):
-        return None  # zip64: leave it to the full reader
-    cd_end = size - len(tail) + at
-    if cd_size > min(cd_end, _MAX_DIRECTORY):
-        return None
-    with blob.open() as f:
-        f.seek(cd_end - cd_size)
-        return f.read(cd_size)
-
-
 def zip_entries(blob: Blob, marker: bytes | None = None) -> list[ZipEntry] | None:
     """The central directory's entries, or None if the blob is not a readable zip (or, with
     ``marker``, if no member name can contain it)."""
     if blob.head(4) != _LOCAL:
         return None
-    if marker is not None:
-        directory = central_directory(blob)
-        if directory is not None and marker not in directory:
-            return None
+    if marker is not None and not zip_may_name(blob, marker):
+        return None
     try:
         entries, _ = read_central_directory(blob)
     except (CorruptData, LimitExceeded, ValueError, OSError):
@@ -352,7 +326,7 @@ class TorchScriptScanner(Scanner):
     needs_seek = True
 
     def sniff(self, head: bytes, blob: Blob) -> bool:
-        return head.startswith(_LOCAL)
+        return sniff.torchscript(head, blob)
 
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         entries = zip_entries(blob, b"code/")
