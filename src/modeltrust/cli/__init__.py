@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from importlib import import_module
 
-import typer
+import click
 
 from modeltrust import __version__
 from modeltrust.cli import _output
@@ -22,36 +22,38 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_ERROR = 2
 
-app = typer.Typer(
+COMMANDS: dict[str, str] = {
+    "scan": "modeltrust.cli.scan:scan",
+    "rules": "modeltrust.cli.rules_cmd:rules",
+}
+"""Every command, as ``module:click command``. A command's module is imported only when that
+command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'
+dependencies. To add a command, write it with click in its own module and name it here."""
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(import_module(module), attr)
+        if not isinstance(command, click.Command):  # pragma: no cover - a table entry is wrong
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(
+    cls=_LazyGroup,
     name="modeltrust",
-    help="Audit open AI models before you adopt them. Nothing scanned is ever executed.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-
-
-def _version(value: bool) -> None:
-    if value:
-        _output.stdout().print(f"modeltrust {__version__}")
-        raise typer.Exit(EXIT_OK)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
+@click.version_option(__version__, "--version", message="modeltrust %(version)s")
+def app() -> None:
     """Audit open AI models before you adopt them. Nothing scanned is ever executed."""
-
-
-def _register() -> None:
-    from modeltrust.cli import rules_cmd, scan
-
-    scan.register(app)
-    rules_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("MODELTRUST_DEBUG") == "1"
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
-    _register()
     try:
-        # Standalone mode: Typer prints usage errors itself and exits 2 through SystemExit.
-        app(args=args, prog_name="modeltrust")
+        # Standalone mode: click prints usage errors itself and exits 2 through SystemExit.
+        app.main(args=args, prog_name="modeltrust")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_ERROR)
     except ModelTrustError as e:
@@ -78,4 +79,3 @@ def main(argv: list[str] | None = None) -> int:
             "Run again with --debug and report the traceback."
         )
         return EXIT_ERROR
-    return EXIT_OK

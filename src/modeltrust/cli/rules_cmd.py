@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 from modeltrust.cli import _output
 from modeltrust.rules import ALL_RULES
 
 
-def rules(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
-) -> None:
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+def rules(as_json: bool) -> None:
     """List every rule id with its default severity."""
     if as_json:
         import json
@@ -35,7 +33,3 @@ def rules(
     for r in ALL_RULES:
         table.add_row(r.id, r.severity.label, r.title)
     _output.stdout().print(table)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("rules")(rules)
