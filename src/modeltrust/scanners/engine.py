@@ -7,14 +7,12 @@ MT-INT-001 and the scan goes on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import multiprocessing
 import os
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ from modeltrust.scanners.interface import (
     FileBlob,
     LimitExceeded,
     Limits,
+    MiB,
     ScanContext,
     Scanner,
     spooled,
@@ -102,6 +101,8 @@ class _Target:
 
 
 PARALLEL_MIN_FILES = 8
+READ_WHOLE = 2 * MiB
+"""Files up to this size are read in one go and then scanned from memory."""
 """Fewer files than this are scanned in-process: starting workers would cost more."""
 
 _worker_engine: Engine | None = None
@@ -187,7 +188,8 @@ class Engine:
         ctx = ScanContext(self.limits, self.dispatch)
         digest = None
         try:
-            blob = FileBlob(path, loc, size)
+            data = path.read_bytes() if size <= READ_WHOLE else None
+            blob = FileBlob(path, loc, size, data)
             recognised = self.dispatch(blob, ctx)
             if sha256:
                 digest = _sha256(path)
@@ -254,14 +256,16 @@ class Engine:
         self, walked: list[_Target], sha256: bool, on_file: ProgressCallback | None
     ) -> list[tuple[ScannedFile, list[Finding]]]:
         """Scan every target, in parallel when it pays; results come back in target order."""
-        fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.jobs < 2 or len(walked) < PARALLEL_MIN_FILES or not fork:
+        if self.jobs < 2 or len(walked) < PARALLEL_MIN_FILES or not _can_fork():
             out = []
             for t in walked:
                 out.append(self.scan_file(t.path, t.display, t.size, sha256=sha256))
                 if on_file is not None:
                     on_file(t.display, t.size)
             return out
+        import multiprocessing  # only a parallel scan pays for these imports
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         global _worker_engine  # handed to forked workers, never shared otherwise
         _worker_engine = self
         results: dict[int, tuple[ScannedFile, list[Finding]]] = {}
@@ -349,7 +353,13 @@ class Engine:
                     )
 
 
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and sys.platform != "win32"
+
+
 def _sha256(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1024 * 1024):

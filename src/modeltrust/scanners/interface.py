@@ -92,15 +92,40 @@ class Blob(ABC):
 
 
 class FileBlob(Blob):
-    def __init__(self, path: str | os.PathLike[str], location: Location, size: int) -> None:
+    """A file on disk. ``data``, when given, is the whole file already read: small files are
+    read once and then sliced in memory, which saves a system call or two per member of an
+    archive. Path-based readers (h5py, mmap, sibling files) still use ``path``."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        location: Location,
+        size: int,
+        data: bytes | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.location = location
-        self.size = size
+        self.size = size if data is None else len(data)
+        self.data = data
 
     def open(self) -> BinaryIO:
+        if self.data is not None:
+            return io.BytesIO(self.data)
         return Path(self.path).open("rb", buffering=READ_BUFFER)
 
-    def window(self, offset: int, length: int, location: Location) -> SliceBlob:
+    def head(self, n: int) -> bytes:
+        if self.data is not None:
+            return self.data[:n]
+        return super().head(n)
+
+    def tail(self, n: int) -> bytes:
+        if self.data is not None:
+            return self.data[max(0, len(self.data) - n) :]
+        return super().tail(n)
+
+    def window(self, offset: int, length: int, location: Location) -> SliceBlob | BytesBlob:
+        if self.data is not None:
+            return BytesBlob(self.data[offset : offset + length], location)
         return SliceBlob(self.path, offset, length, location)
 
 

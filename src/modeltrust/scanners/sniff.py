@@ -20,6 +20,9 @@ from modeltrust.scanners.interface import Blob, FileBlob, MiB
 ZIP_LOCAL = b"PK\x03\x04"
 ZIP_EOCD = b"PK\x05\x06"
 ZIP_EOCD64_LOCATOR = b"PK\x06\x07"
+ZIP_EOCD64 = b"PK\x06\x06"
+_ZIP64_RECORD = 56
+"""Size of a zip64 end-of-central-directory record without extensible data."""
 ZIP_TAIL = 65_557 + 20
 """How far from the end a zip's end record can be: its comment, the record, the zip64 locator."""
 _MAX_DIRECTORY = 256 * MiB
@@ -170,9 +173,17 @@ def _zip_directory(blob: Blob) -> bytes | None:
     if at < 0 or len(tail) - at < 22:
         return None
     cd_size = struct.unpack_from("<I", tail, at + 12)[0]
-    if cd_size == 0xFFFFFFFF or (at >= 20 and tail[at - 20 : at - 16] == ZIP_EOCD64_LOCATOR):
-        return None  # zip64: leave it to the full reader
     cd_end = size - len(tail) + at
+    if at >= 20 and tail[at - 20 : at - 16] == ZIP_EOCD64_LOCATOR:
+        # zip64 (torch writes it always): the zip64 end record sits right before the locator,
+        # the directory right before that. Anything else is left to the full reader.
+        record = at - 20 - _ZIP64_RECORD
+        if record < 0 or tail[record : record + 4] != ZIP_EOCD64:
+            return None
+        cd_size = struct.unpack_from("<Q", tail, record + 40)[0]
+        cd_end = size - len(tail) + record
+    elif cd_size == 0xFFFFFFFF:
+        return None
     if cd_size > min(cd_end, _MAX_DIRECTORY):
         return None
     with blob.open() as f:
