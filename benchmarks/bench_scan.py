@@ -28,6 +28,7 @@ Nothing here loads or unpickles a sample. Everything it writes, except the repor
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib
 import io
 import json
@@ -323,10 +324,17 @@ def startup_breakdown(runs: int = 5) -> list[dict[str, Any]]:
     py = sys.executable
     steps = [
         ("Python interpreter (`python -c pass`)", [py, "-c", "pass"]),
-        ("`import modeltrust.cli`", [py, "-c", "import modeltrust.cli"]),
         (
-            "`import modeltrust.cli, typer._adapters` (typer's parameter coercion: pydantic)",
-            [py, "-c", "import modeltrust.cli, typer._adapters"],
+            "`import modeltrust.cli` (click, the findings model)",
+            [py, "-c", "import modeltrust.cli"],
+        ),
+        (
+            "`import modeltrust.scanners.engine` (the engine and lazy registry, no scanner yet)",
+            [py, "-c", "import modeltrust.scanners.engine"],
+        ),
+        (
+            "`import modeltrust.scanners.pickle` (what a pickle scan loads)",
+            [py, "-c", "import modeltrust.scanners.pickle"],
         ),
         (
             "`modeltrust scan` of one 4-byte pickle, JSON output",
@@ -703,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {"machine": machine_info(), "quick": args.quick, "runs": args.runs}
     log(f"machine: {results['machine']}")
+    # An installed package has its bytecode compiled; an editable checkout may not (or may hold
+    # stale .pyc files when PYTHONDONTWRITEBYTECODE is set). Time what users run.
+    compileall.compile_dir(REPO / "src" / "modeltrust", quiet=1)
 
     # 1. corpora -------------------------------------------------------------------------------
     spec = _corpus.CorpusSpec.quick() if args.quick else _corpus.CorpusSpec.full()
