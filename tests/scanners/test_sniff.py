@@ -85,12 +85,14 @@ def test_prefilters_are_necessary_conditions_on_any_bytes(data: bytes, name: str
 
 
 def test_a_pickle_scan_imports_no_other_format() -> None:
-    """The point of the prefilters: a raw pickle loads the pickle scanner and nothing else."""
+    """The point of the prefilters: a raw pickle (and a config without a chat template) loads
+    the scanners they need, and neither jinja2 nor the other formats' code."""
     code = (
         "import pickle, sys, tempfile, pathlib\n"
         "from modeltrust.scanners.engine import scan_paths\n"
         "d = pathlib.Path(tempfile.mkdtemp())\n"
         "(d / 'a.pkl').write_bytes(pickle.dumps({'w': [1.0, 2.0]}, 4))\n"
+        "(d / 'config.json').write_text('{\"model_type\": \"llama\"}')\n"
         "scan_paths([d])\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('modeltrust.scanners.'))))\n"
         "print(' '.join(m for m in ('jinja2', 'importlib.metadata', 'yaml') if m in sys.modules))\n"
@@ -99,7 +101,7 @@ def test_a_pickle_scan_imports_no_other_format() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     loaded = set(out[0].split())
-    for unneeded in ("onnx", "templates", "remote_code", "keras", "hdf5", "savedmodel", "gguf"):
+    for unneeded in ("onnx", "template_analysis", "keras", "hdf5", "savedmodel", "gguf", "skops"):
         assert f"modeltrust.scanners.{unneeded}" not in loaded
     assert "modeltrust.scanners.pickle" in loaded
     assert out[1:] in ([], [""])

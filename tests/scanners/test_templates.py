@@ -821,7 +821,7 @@ def test_unreadable_literal_is_unparsable_not_a_crash() -> None:
 
 
 def test_oversized_template_is_only_searched(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("modeltrust.scanners.templates.MAX_PARSE", 1000)
+    monkeypatch.setattr("modeltrust.scanners.template_analysis.MAX_PARSE", 1000)
     findings = analyse(CHATML + " " * 1000 + "{{ ''.__class__ }}")
     assert [(f.rule_id, f.severity) for f in findings] == [
         (UNPARSABLE, Severity.HIGH),
