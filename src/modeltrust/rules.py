@@ -556,6 +556,145 @@ GEN_SPECIAL_FILE = Rule(
 )
 
 # --- licence and lineage (MT-LIC, MT-LIN) -------------------------------------------------------
+_READ_LICENCE = (
+    "Read the licence named in the message before you use or ship the model; modeltrust's "
+    "reading is a checklist, not legal advice."
+)
+LIC_NONE = Rule(
+    "MT-LIC-001",
+    "No licence declared",
+    Severity.HIGH,
+    "Without a licence nobody may use, change or share the model. Ask the publisher to add "
+    "'license:' to the card metadata and a LICENSE file; until then do not adopt it.",
+    (),
+)
+LIC_UNKNOWN = Rule(
+    "MT-LIC-002",
+    "Licence not recognised",
+    Severity.MEDIUM,
+    "modeltrust does not know this licence, so its terms were not checked. Read it yourself "
+    "(license_link or the LICENSE file), or add it to the knowledge base.",
+    (),
+)
+LIC_MISLABELLED = Rule(
+    "MT-LIC-003",
+    "Declared licence differs from a licence it inherits",
+    Severity.HIGH,
+    "A fine-tune, adapter, merge or quantization stays under its base's licence whatever its "
+    "own card says. Follow the inherited licence too, and ask the publisher to correct the card.",
+    (),
+)
+LIC_NAMING = Rule(
+    "MT-LIC-004",
+    "Derivative name lacks the prefix its licence requires",
+    Severity.MEDIUM,
+    "The base's licence requires a distributed derivative's name to start with the given "
+    "prefix. Rename the model before you distribute it (or anything built from it).",
+    (),
+)
+LIC_NON_COMMERCIAL = Rule(
+    "MT-LIC-005",
+    "Non-commercial licence in the lineage",
+    Severity.HIGH,
+    "The model, or a model it derives from, may not be used commercially. Use it only for "
+    "non-commercial purposes, or obtain a commercial licence from the rights holder.",
+    (),
+)
+LIC_RESEARCH_ONLY = Rule(
+    "MT-LIC-006",
+    "Research-only licence in the lineage",
+    Severity.HIGH,
+    "The model, or a model it derives from, is licensed for research or evaluation only. Do "
+    "not put it into production or a product without a separate licence.",
+    (),
+)
+LIC_COPY_MISSING = Rule(
+    "MT-LIC-007",
+    "Licence copy missing from the repo",
+    Severity.MEDIUM,
+    "The licence requires a copy of its text with every redistribution, and this repo has no "
+    "LICENSE file. Add the licence text to anything you redistribute.",
+    (),
+)
+LIC_NOTICE_MISSING = Rule(
+    "MT-LIC-008",
+    "Notice file missing from the repo",
+    Severity.LOW,
+    "The licence requires a Notice (attribution) file with redistributions. Add one with the "
+    "text the licence prescribes to anything you redistribute.",
+    (),
+)
+LIC_CONFLICT = Rule(
+    "MT-LIC-009",
+    "Licence declarations in the repo disagree",
+    Severity.MEDIUM,
+    "The card, the licence files and the GGUF metadata name different licences. Find out which "
+    "applies (often all of them do) before relying on any one.",
+    (),
+)
+LIC_METADATA_UNREADABLE = Rule(
+    "MT-LIC-010",
+    "Licence or lineage metadata could not be read",
+    Severity.MEDIUM,
+    "Part of what the repo declares (card metadata, adapter_config.json, a GGUF header) could "
+    "not be read, so the licence and lineage shown may be incomplete. Fix or inspect the file.",
+    (),
+)
+LIC_USE_EXCEEDS = Rule(
+    "MT-LIC-011",
+    "Your use exceeds a licence condition",
+    Severity.HIGH,
+    "The use you described is above a licence threshold (monthly active users, revenue) or in "
+    "a region the licence excludes. Obtain a separate licence from the rights holder first.",
+    (),
+)
+LIC_UNVERIFIED = Rule(
+    "MT-LIC-012",
+    "Licence facts not verified",
+    Severity.INFO,
+    _READ_LICENCE + " The knowledge base marks some facts of this licence as unverified.",
+    (),
+)
+LIN_BASE_NOT_FOUND = Rule(
+    "MT-LIN-001",
+    "Base model could not be found or read",
+    Severity.HIGH,
+    "A base model named by the repo could not be opened, so the terms it passes down are "
+    "unknown. Check the name and your access (HF_TOKEN for gated or private repos).",
+    (),
+)
+LIN_CYCLE = Rule(
+    "MT-LIN-002",
+    "Lineage declares a cycle",
+    Severity.MEDIUM,
+    "Two or more repos name each other as base models, which cannot be true. The walk stopped "
+    "at the repeat; find the real base by other means.",
+    (),
+)
+LIN_DEPTH = Rule(
+    "MT-LIN-003",
+    "Lineage beyond the walk's limits",
+    Severity.HIGH,
+    "Ancestors beyond the depth limit (or past the most repos one check reads) were not read, so "
+    "their terms are unknown. Raise --max-depth if the chain is genuine.",
+    (),
+)
+LIN_UNRESOLVABLE = Rule(
+    "MT-LIN-004",
+    "Base model named in a form that cannot be looked up",
+    Severity.MEDIUM,
+    "The base is named by a local path or a free-text name, not a Hub repo id, so its licence "
+    "could not be checked. Identify the base and check its licence yourself.",
+    (),
+)
+LIN_DISAGREE = Rule(
+    "MT-LIN-005",
+    "Lineage declarations disagree",
+    Severity.LOW,
+    "The card's base_model and adapter_config.json name different bases. Both were followed; "
+    "ask the publisher which one is right.",
+    (),
+)
 # (end of licence and lineage rules)
 
 # --- fairness (MT-FAIR) --------------------------------------------------------------------------
