@@ -698,6 +698,60 @@ LIN_DISAGREE = Rule(
 # (end of licence and lineage rules)
 
 # --- fairness (MT-FAIR) --------------------------------------------------------------------------
+FAIR_THRESHOLD = Rule(
+    "MT-FAIR-001",
+    "A disparity fails the fairness threshold",
+    Severity.HIGH,
+    "The model treats the groups named in the message differently beyond the threshold (by "
+    "default the four-fifths rule: a selection-rate ratio below 0.8). Look at the per-group rates "
+    "to see which group is disadvantaged, check the data for that group, and retrain, reweigh or "
+    "adjust decision thresholds before adopting the model.",
+    ("EEOC Uniform Guidelines, 29 CFR 1607.4(D)",),
+)
+FAIR_SMALL_GROUP = Rule(
+    "MT-FAIR-002",
+    "A group is too small for reliable estimates",
+    Severity.MEDIUM,
+    "Rates of a small group swing widely from sample to sample, so disparities that involve it "
+    "are uncertain (see the confidence intervals). Collect more data for the group, merge it with "
+    "a related group, or raise --min-group-size only if you accept the uncertainty.",
+    (),
+)
+FAIR_UNDEFINED = Rule(
+    "MT-FAIR-003",
+    "A disparity check cannot be evaluated",
+    Severity.HIGH,
+    "The metric is undefined on this data (a zero denominator: no selected rows, no positives or "
+    "no negatives on one side), so the check can neither pass nor fail. Audit with more data, "
+    "choose another metric with --check, or review the per-group counts by hand.",
+    (),
+)
+FAIR_UNDEFINED_RATE = Rule(
+    "MT-FAIR-004",
+    "A group has no positives or no negatives, so some of its rates are undefined",
+    Severity.MEDIUM,
+    "Fairlearn counts such a rate as 0 and AIF360 as NaN, and the two conventions give different "
+    "disparities. Collect data with both outcomes for the group before relying on TPR, FPR or "
+    "equalized-odds figures.",
+    (),
+)
+FAIR_UNCERTAIN = Rule(
+    "MT-FAIR-005",
+    "A disparity passes the threshold, but its confidence interval crosses it",
+    Severity.MEDIUM,
+    "The point estimate passes, but resamples of the same data fail: the pass may not hold on "
+    "new data. Audit with more rows before relying on the result.",
+    (),
+)
+FAIR_DROPPED = Rule(
+    "MT-FAIR-006",
+    "Rows with missing values were left out of the audit",
+    Severity.LOW,
+    "--drop-missing removed rows with a null or NaN label, prediction, sensitive value, weight "
+    "or score. If those rows are not missing at random (for example an unrecorded ethnicity) the "
+    "audit is biased; fill sensitive values with an explicit 'unknown' instead.",
+    (),
+)
 # (end of fairness rules)
 
 # --- modeltrust itself ---------------------------------------------------------------------------

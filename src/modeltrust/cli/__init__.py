@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "scan": "modeltrust.cli.scan:scan",
     "rules": "modeltrust.cli.rules_cmd:rules",
     "license": "modeltrust.cli.license_cmd:license_command",
+    "fairness": "modeltrust.cli.fairness_cmd:fairness",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'
