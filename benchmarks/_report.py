@@ -621,4 +621,29 @@ def render(results: dict[str, Any]) -> str:
         "whose location names no corpus file is not counted there (the exit code is shown).\n"
         "- No network use except the PyPI installs; nothing was ever loaded or unpickled.\n"
     )
+    w(other_benchmarks())
     return "\n".join(out).rstrip() + "\n"
+
+
+def other_benchmarks() -> str:
+    """Links to the other benchmarks' reports, with the fairness goals copied from its report
+    (``benchmarks/bench_fairness.py`` writes it) so that every goal's figures are on this page."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    lines = [
+        "## Other benchmarks\n",
+        (
+            "- The other model formats (safetensors, GGUF, ONNX, Keras, TensorFlow): "
+            "[benchmarks-formats.md](benchmarks-formats.md), from `benchmarks/bench_formats.py`."
+        ),
+        (
+            "- The fairness engine against Fairlearn: [benchmarks-fairness.md](benchmarks-fairness.md),"
+            " from `benchmarks/bench_fairness.py`.\n"
+        ),
+    ]
+    fairness = docs / "benchmarks-fairness.md"
+    if fairness.exists():
+        text = fairness.read_text()
+        if "## Goals\n" in text:
+            goals = text.split("## Goals\n", 1)[1].split("\n## ", 1)[0].strip()
+            lines += ["### Fairness engine goals (copied from benchmarks-fairness.md)\n", goals, ""]
+    return "\n".join(lines)
