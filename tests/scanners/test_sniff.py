@@ -105,3 +105,12 @@ def test_a_pickle_scan_imports_no_other_format() -> None:
         assert f"modeltrust.scanners.{unneeded}" not in loaded
     assert "modeltrust.scanners.pickle" in loaded
     assert out[1:] in ([], [""])
+
+
+def test_opcode_bytes_are_exactly_the_pickle_opcodes() -> None:
+    """A first byte that is no opcode makes every unpickler stop before it runs anything."""
+    import pickletools
+
+    from modeltrust.scanners.sniff import OPCODE_BYTES
+
+    assert {op.code.encode("latin-1")[0] for op in pickletools.opcodes} == OPCODE_BYTES

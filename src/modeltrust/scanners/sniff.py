@@ -31,7 +31,7 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 HDF5_FIRST_USERBLOCK = 512
 
 OPCODE_BYTES = frozenset(
-    b"(.0123FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G\x80\x81\x82\x83\x84\x85"
+    b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G\x80\x81\x82\x83\x84\x85"
     b"\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96"
     b"\x97\x98BC"
 )
