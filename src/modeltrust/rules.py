@@ -697,6 +697,59 @@ LIN_DISAGREE = Rule(
 )
 # (end of licence and lineage rules)
 
+# --- documentation (MT-DOC) ----------------------------------------------------------------------
+DOC_MUST_HAVE = Rule(
+    "MT-DOC-001",
+    "Model card lacks a must-have item",
+    Severity.MEDIUM,
+    "Without it you cannot judge whether the model fits your use. Ask the publisher to document "
+    "it, or establish it yourself (run `modeltrust card TARGET --draft` for a card with the gaps "
+    "marked) before adopting the model.",
+    (),
+)
+DOC_PLACEHOLDER = Rule(
+    "MT-DOC-002",
+    "Card section holds template placeholder text",
+    Severity.LOW,
+    "The section was copied from a template and not filled in, so it documents nothing. Replace "
+    "the placeholder with the facts, or delete the section.",
+    (),
+)
+DOC_METADATA_UNREADABLE = Rule(
+    "MT-DOC-003",
+    "Model card metadata cannot be parsed",
+    Severity.MEDIUM,
+    "The YAML block at the top of README.md is malformed, so tools (and the Hub) cannot read the "
+    "licence, datasets or base model from it. Fix the YAML.",
+    (),
+)
+DOC_NO_CARD = Rule(
+    "MT-DOC-004",
+    "No model card",
+    Severity.HIGH,
+    "Nothing documents the model's purpose, training data, evaluation or limits. Do not adopt it "
+    "until the publisher supplies a model card or you have documented it yourself.",
+    (),
+)
+DOC_METADATA_ONLY = Rule(
+    "MT-DOC-005",
+    "Model card has metadata but no prose",
+    Severity.LOW,
+    "The card's metadata names facts but no section explains the model. Ask for a card that "
+    "describes intended use, data, evaluation and limitations.",
+    (),
+)
+DOC_UNREADABLE = Rule(
+    "MT-DOC-006",
+    "Part of the model's documentation could not be read",
+    Severity.LOW,
+    "A file that documents the model (the card, evaluation results, a safetensors header, a "
+    "shard index) could not be read, so the coverage shown may understate what is documented. "
+    "Inspect the file named in the message.",
+    (),
+)
+# (end of documentation rules)
+
 # --- fairness (MT-FAIR) --------------------------------------------------------------------------
 FAIR_THRESHOLD = Rule(
     "MT-FAIR-001",

@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "rules": "modeltrust.cli.rules_cmd:rules",
     "license": "modeltrust.cli.license_cmd:license_command",
     "fairness": "modeltrust.cli.fairness_cmd:fairness",
+    "card": "modeltrust.cli.card_cmd:card",
+    "bom": "modeltrust.cli.bom_cmd:bom",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'
