@@ -1,0 +1,1 @@
+"""Policy as code: what an organisation accepts, validated, and how findings become a verdict."""
