@@ -27,6 +27,10 @@ demo: $(STAMP)
 	$(BIN)/modeltrust scan demo-out --no-progress -f json -o demo-out/report.json; test $$? -eq 1
 	$(BIN)/modeltrust scan demo-out --no-progress -f sarif -o demo-out/report.sarif; test $$? -eq 1
 	@test ! -e demo-out/PWNED && echo "demo-out/PWNED does not exist: nothing was executed."
+	@echo
+	@echo "== modeltrust audit org/name for three repos on a demo Hub (127.0.0.1); HTML reports in demo-out/"
+	$(BIN)/python -m demo.hub demo-out
+	@test ! -e demo-out/PWNED
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ exceptions below are for things that stop modeltrust itself from doing what it w
 
     ModelTrustError
     ├── UsageError            a command was called with arguments that cannot work
+    │   └── PolicyError       a policy file cannot be read or breaks the schema (names the line)
     ├── TargetError           a path to scan does not exist or cannot be listed
     ├── SourceError           a model source (folder, Hub repo) cannot be read
     ├── DataError             tabular input (predictions, labels) cannot be used as given
@@ -22,6 +23,10 @@ class ModelTrustError(Exception):
 
 class UsageError(ModelTrustError):
     """The command line or an API call asked for something that cannot work."""
+
+
+class PolicyError(UsageError):
+    """A policy file cannot be read or breaks the policy schema; the message names the line."""
 
 
 class TargetError(ModelTrustError):

@@ -807,6 +807,75 @@ FAIR_DROPPED = Rule(
 )
 # (end of fairness rules)
 
+# --- policy (MT-POL) -----------------------------------------------------------------------------
+POL_LICENSE_DENIED = Rule(
+    "MT-POL-001",
+    "A licence of the model is not allowed by the policy",
+    Severity.HIGH,
+    "The policy lists the licences your organisation accepts (or refuses). Choose another model, "
+    "get the licence approved and added to the policy, or record an exception with a reason, an "
+    "approver and an expiry date.",
+    (),
+)
+POL_LICENSE_PROPERTY = Rule(
+    "MT-POL-002",
+    "A licence of the model has a property the policy forbids",
+    Severity.HIGH,
+    "The policy refuses licences with this property (for example non-commercial or research-only "
+    "terms, copyleft, or a licence modeltrust does not know). Choose another model or have the "
+    "licence reviewed and record an exception.",
+    (),
+)
+POL_USE_NOT_PERMITTED = Rule(
+    "MT-POL-003",
+    "The licences do not clearly permit the policy's use profile",
+    Severity.HIGH,
+    "The policy's use profile (commercial or not, users, revenue, region, distribution) is not "
+    "permitted, or not clearly permitted, by the model's effective licences. Read the licence "
+    "verdict's reasons; change the model, or have the use reviewed.",
+    (),
+)
+POL_DOC_SCORE = Rule(
+    "MT-POL-004",
+    "Documentation score is below the policy minimum",
+    Severity.MEDIUM,
+    "The model card documents too little for the policy. Ask the publisher for a complete card, "
+    "or write the missing parts yourself (`modeltrust card TARGET --draft`).",
+    (),
+)
+POL_DOC_REQUIRED = Rule(
+    "MT-POL-005",
+    "Documentation item required by the policy is missing",
+    Severity.MEDIUM,
+    "The policy requires this topic or item to be documented. Ask the publisher, or establish it "
+    "yourself before adopting the model.",
+    (),
+)
+POL_FAIRNESS_MISSING = Rule(
+    "MT-POL-006",
+    "Fairness evidence required by the policy was not given",
+    Severity.MEDIUM,
+    "The policy requires a fairness audit. Run the audit again with --fairness-data and the "
+    "--label, --prediction and --sensitive columns of your evaluation predictions.",
+    (),
+)
+POL_EXCEPTION_EXPIRED = Rule(
+    "MT-POL-007",
+    "A policy exception has expired",
+    Severity.MEDIUM,
+    "The exception no longer waives anything, so the finding it covered counts again. Review it: "
+    "renew it with a new expiry date and approver, or fix what it waived.",
+    (),
+)
+POL_WAIVED = Rule(
+    "MT-POL-008",
+    "A finding was waived by a policy exception",
+    Severity.INFO,
+    "Nothing to do while the exception is valid; it is listed so that reviewers see every waiver, "
+    "who approved it and when it expires.",
+    (),
+)
+
 # --- modeltrust itself ---------------------------------------------------------------------------
 INT_SCANNER_CRASH = Rule(
     "MT-INT-001",

@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "fairness": "modeltrust.cli.fairness_cmd:fairness",
     "card": "modeltrust.cli.card_cmd:card",
     "bom": "modeltrust.cli.bom_cmd:bom",
+    "audit": "modeltrust.cli.audit_cmd:audit",
+    "policy": "modeltrust.cli.policy_cmd:policy",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'

@@ -85,35 +85,56 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     return out
 
 
+def sarif_result(f: Finding) -> dict[str, Any]:
+    """One SARIF result for ``f`` (rule index into the full catalogue)."""
+    return _result(f, _INDEX)
+
+
+def sarif_document(
+    results: list[dict[str, Any]],
+    *,
+    tool_version: str,
+    started_at: str,
+    automation_id: str,
+    properties: dict[str, Any] | None = None,
+) -> str:
+    """A SARIF 2.1.0 log of one run with the whole rule catalogue and ``results``."""
+    doc: dict[str, Any] = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "modeltrust",
+                        "semanticVersion": tool_version,
+                        "version": tool_version,
+                        "informationUri": "https://github.com/modeltrust/modeltrust",
+                        "rules": [_rule(r) for r in ALL_RULES],
+                    }
+                },
+                "automationDetails": {"id": automation_id},
+                "results": results,
+                "invocations": [{"executionSuccessful": True, "startTimeUtc": started_at}],
+            }
+        ],
+    }
+    if properties:
+        doc["runs"][0]["properties"] = properties
+    return json.dumps(doc, indent=2) + "\n"
+
+
+_INDEX = {r.id: i for i, r in enumerate(ALL_RULES)}
+
+
 class SarifRenderer(Renderer):
     name = "sarif"
     media_type = "application/sarif+json"
 
     def render(self, result: ScanResult, *, fail_on: Severity) -> str:
-        index = {r.id: i for i, r in enumerate(ALL_RULES)}
-        doc = {
-            "$schema": SARIF_SCHEMA,
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {
-                        "driver": {
-                            "name": "modeltrust",
-                            "semanticVersion": result.tool_version,
-                            "version": result.tool_version,
-                            "informationUri": "https://github.com/modeltrust/modeltrust",
-                            "rules": [_rule(r) for r in ALL_RULES],
-                        }
-                    },
-                    "automationDetails": {"id": "modeltrust/scan/"},
-                    "results": [_result(f, index) for f in result.findings],
-                    "invocations": [
-                        {
-                            "executionSuccessful": True,
-                            "startTimeUtc": result.started_at,
-                        }
-                    ],
-                }
-            ],
-        }
-        return json.dumps(doc, indent=2) + "\n"
+        return sarif_document(
+            [sarif_result(f) for f in result.findings],
+            tool_version=result.tool_version,
+            started_at=result.started_at,
+            automation_id="modeltrust/scan/",
+        )
