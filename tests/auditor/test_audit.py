@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,39 @@ def test_local_mislabelled_without_its_base(tmp_path: Path) -> None:
 def test_missing_target_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         audit(str(tmp_path / "nope" / "x" / "y"))
+
+
+def _hub_cache(cache: Path, repo_id: str, files: dict[str, bytes | str]) -> str:
+    """A huggingface_hub cache entry laid out as the client writes one: blobs named by hash,
+    snapshot files that link to them, and refs/main naming the snapshot."""
+    sha = hashlib.sha256(repo_id.encode()).hexdigest()[:40]  # any 40-hex commit id
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    for name, content in files.items():
+        data = content.encode() if isinstance(content, str) else content
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        link = repo / "snapshots" / sha / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    return sha
+
+
+def test_hub_offline_audits_the_cached_snapshot(
+    hub: HubServer, tmp_path: Path, canary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    sha = _hub_cache(cache, "acme/cached-trojan", trojan_files(canary))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = len(hub.requests)
+    result = audit("acme/cached-trojan", jobs=1)
+    assert len(hub.requests) == before  # nothing sent, not even to the local test Hub
+    assert result.revision == sha
+    assert result.verdict.status == "fail"
+    assert "model.pkl" in {f.path for f in result.files}
+    assert not canary.exists()
+    pinned = audit(f"acme/cached-trojan@{sha}", jobs=1)
+    assert pinned.revision == sha

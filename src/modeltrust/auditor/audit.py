@@ -7,7 +7,7 @@ optional fairness audit, then the policy.
 The scan needs the bytes of the files a loader would read. A local folder is scanned in place. A
 Hub repo is pinned to the commit its revision resolved to, and each file is streamed from that
 commit through the source (huggingface_hub's session, ``HF_ENDPOINT``, ``HF_TOKEN``; with
-``HF_HUB_OFFLINE`` the Hub is never contacted and opening the repo fails with a message) in
+``HF_HUB_OFFLINE`` the Hub is never contacted: the sources read the cached snapshot instead) in
 16 MiB ranges into a private temporary folder, hashed on the way, scanned there and deleted at the
 end: nothing is held in memory and the user's Hub cache is not touched. Files no loader reads
 (Markdown, licence texts, images, ``.gitattributes``) are not downloaded; the licence and
