@@ -1,0 +1,1 @@
+"""The governed hub: a Hugging Face Hub-compatible server that serves only what passed the audit."""

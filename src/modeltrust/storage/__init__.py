@@ -1,0 +1,1 @@
+"""Where the governed hub keeps repos, blobs and audits: SQLAlchemy models, migrations, the blob store."""
