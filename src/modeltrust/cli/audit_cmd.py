@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._options import debug_option, format_option, output_option
 from modeltrust.errors import ReportError, UsageError
 
 if TYPE_CHECKING:
@@ -46,19 +47,8 @@ def _names(text: str | None) -> tuple[str, ...]:
     help="A policy file, or a built-in policy (default, strict, commercial, research). "
     "Without it: ./modeltrust.yaml if present, else the built-in default.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice([f.value for f in AuditFormat]),
-    default=AuditFormat.TERMINAL.value,
-    show_default=True,
-    envvar="MODELTRUST_FORMAT",
-    help="Report format.",
-)
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
+@format_option(AuditFormat)
+@output_option()
 @click.option(
     "--html",
     "html_path",
@@ -142,7 +132,7 @@ def _names(text: str | None) -> tuple[str, ...]:
 @click.option(
     "--progress/--no-progress", default=True, envvar="MODELTRUST_PROGRESS", help="Progress bar."
 )
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@debug_option()
 def audit(
     target: str,
     policy_option: str | None,

@@ -9,6 +9,7 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_OK, _output
+from modeltrust.cli._options import debug_option, output_option
 
 
 class BomFormat(StrEnum):
@@ -27,9 +28,7 @@ class BomFormat(StrEnum):
     envvar="MODELTRUST_BOM_FORMAT",
     help="cyclonedx: CycloneDX 1.6 JSON; spdx: SPDX 3.0.1 JSON-LD (AI and Dataset profiles).",
 )
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
+@output_option()
 @click.option(
     "--hash/--no-hash",
     "compute_hashes",
@@ -54,7 +53,7 @@ class BomFormat(StrEnum):
     envvar="MODELTRUST_MODELS_DIR",
     help="A folder holding base models of a local model (org/name or org--name); repeatable.",
 )
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@debug_option()
 def bom(
     target: str,
     output_format: str,

@@ -9,6 +9,13 @@ from typing import TYPE_CHECKING, assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._options import (
+    SEVERITY_STYLE,
+    debug_option,
+    fail_on_option,
+    format_option,
+    output_option,
+)
 from modeltrust.errors import ReportError
 from modeltrust.findings import Severity
 
@@ -17,27 +24,12 @@ if TYPE_CHECKING:
 
     from modeltrust.cards.coverage import CoverageReport
 
-SEVERITIES = ", ".join(s.label for s in Severity)
 _STATUS_STYLE = {"present": "green", "placeholder": "yellow", "missing": "red"}
-_SEVERITY_STYLE = {
-    Severity.CRITICAL: "bold red",
-    Severity.HIGH: "red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "dim",
-}
 
 
 class CardFormat(StrEnum):
     TERMINAL = "terminal"
     JSON = "json"
-
-
-def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity:
-    try:
-        return Severity.parse(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
 
 
 @click.command("card", no_args_is_help=True)
@@ -56,27 +48,9 @@ def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity
     envvar="MODELTRUST_EU_AI_ACT",
     help="Write the Annex XII information sheet and a training-content summary skeleton here.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice([f.value for f in CardFormat]),
-    default=CardFormat.TERMINAL.value,
-    show_default=True,
-    envvar="MODELTRUST_CARD_FORMAT",
-    help="Report format.",
-)
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
-@click.option(
-    "--fail-on",
-    default="medium",
-    show_default=True,
-    callback=_severity,
-    envvar="MODELTRUST_FAIL_ON",
-    help=f"Exit 1 when a finding is at or above this severity ({SEVERITIES}).",
-)
+@format_option(CardFormat, "MODELTRUST_CARD_FORMAT")
+@output_option()
+@fail_on_option("medium")
 @click.option(
     "--max-depth",
     type=click.IntRange(min=0),
@@ -93,7 +67,7 @@ def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity
     envvar="MODELTRUST_MODELS_DIR",
     help="A folder holding base models of a local model (org/name or org--name); repeatable.",
 )
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@debug_option()
 def card(
     target: str,
     draft: str | None,
@@ -224,7 +198,7 @@ def render_terminal(report: CoverageReport, console: Console, *, fail_on: Severi
             table.add_column(column)
         for f in report.findings:
             table.add_row(
-                f"[{_SEVERITY_STYLE[f.severity]}]{f.severity.label}[/]",
+                f"[{SEVERITY_STYLE[f.severity]}]{f.severity.label}[/]",
                 f.rule_id,
                 escape(f.message),
             )

@@ -13,23 +13,15 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._options import debug_option, fail_on_option, format_option, output_option
 from modeltrust.errors import ReportError, UsageError
 from modeltrust.findings import Severity
-
-SEVERITIES = ", ".join(s.label for s in Severity)
 
 
 class FairnessFormat(StrEnum):
     TERMINAL = "terminal"
     JSON = "json"
     HTML = "html"
-
-
-def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity:
-    try:
-        return Severity.parse(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
 
 
 def _names(text: str | None) -> tuple[str, ...]:
@@ -160,28 +152,10 @@ def _names(text: str | None) -> tuple[str, ...]:
     envvar="MODELTRUST_MERGE_COUNTS",
     help="DATA are counts files from --export-counts: audit their union.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice([f.value for f in FairnessFormat]),
-    default=FairnessFormat.TERMINAL.value,
-    show_default=True,
-    envvar="MODELTRUST_FORMAT",
-    help="Report format.",
-)
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
-@click.option(
-    "--fail-on",
-    default="high",
-    show_default=True,
-    callback=_severity,
-    envvar="MODELTRUST_FAIL_ON",
-    help=f"Exit 1 when a finding is at or above this severity ({SEVERITIES}).",
-)
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@format_option(FairnessFormat)
+@output_option()
+@fail_on_option()
+@debug_option()
 def fairness(
     data: tuple[str, ...],
     label: str | None,

@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING, assert_never, cast
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._options import (
+    SEVERITY_STYLE,
+    debug_option,
+    fail_on_option,
+    format_option,
+    output_option,
+)
 from modeltrust.errors import ReportError
 from modeltrust.findings import Severity
 
@@ -22,32 +29,17 @@ if TYPE_CHECKING:
     from modeltrust.licenses.lineage import LineageNode
     from modeltrust.licenses.obligations import Distribution
 
-SEVERITIES = ", ".join(s.label for s in Severity)
 _STYLE = {
     "allowed": "bold green",
     "conditional": "bold yellow",
     "forbidden": "bold red",
     "unknown": "bold magenta",
 }
-_SEVERITY_STYLE = {
-    Severity.CRITICAL: "bold red",
-    Severity.HIGH: "red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "dim",
-}
 
 
 class LicenseFormat(StrEnum):
     TERMINAL = "terminal"
     JSON = "json"
-
-
-def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity:
-    try:
-        return Severity.parse(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
 
 
 @click.command("license", no_args_is_help=True)
@@ -103,28 +95,10 @@ def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity
     envvar="MODELTRUST_MODELS_DIR",
     help="A folder holding base models of a local model (org/name or org--name); repeatable.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice([f.value for f in LicenseFormat]),
-    default=LicenseFormat.TERMINAL.value,
-    show_default=True,
-    envvar="MODELTRUST_LICENSE_FORMAT",
-    help="Report format.",
-)
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
-@click.option(
-    "--fail-on",
-    default="high",
-    show_default=True,
-    callback=_severity,
-    envvar="MODELTRUST_FAIL_ON",
-    help=f"Exit 1 when a finding is at or above this severity ({SEVERITIES}).",
-)
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@format_option(LicenseFormat, "MODELTRUST_LICENSE_FORMAT")
+@output_option()
+@fail_on_option()
+@debug_option()
 def license_command(
     target: str,
     use: str,
@@ -254,7 +228,7 @@ def render_terminal(report: LicenseReport, console: Console, *, fail_on: Severit
             table.add_column(column)
         for f in report.findings:
             table.add_row(
-                f"[{_SEVERITY_STYLE[f.severity]}]{f.severity.label}[/]",
+                f"[{SEVERITY_STYLE[f.severity]}]{f.severity.label}[/]",
                 f.rule_id,
                 escape(f.message),
             )

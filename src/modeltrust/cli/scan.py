@@ -7,45 +7,19 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._options import debug_option, fail_on_option, format_option, output_option
 from modeltrust.errors import UsageError
 from modeltrust.findings import ScanResult, Severity
 from modeltrust.report.interface import OutputFormat
 from modeltrust.scanners.engine import Engine
 from modeltrust.scanners.interface import GiB, Limits
 
-SEVERITIES = ", ".join(s.label for s in Severity)
-
-
-def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity:
-    try:
-        return Severity.parse(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
 
 @click.command(no_args_is_help=True)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TERMINAL.value,
-    show_default=True,
-    envvar="MODELTRUST_FORMAT",
-    help="Report format.",
-)
-@click.option(
-    "--output", "-o", default="-", envvar="MODELTRUST_OUTPUT", help="Where to write; - is stdout."
-)
-@click.option(
-    "--fail-on",
-    default="high",
-    show_default=True,
-    callback=_severity,
-    envvar="MODELTRUST_FAIL_ON",
-    help=f"Exit 1 when a finding is at or above this severity ({SEVERITIES}).",
-)
+@format_option(OutputFormat)
+@output_option()
+@fail_on_option()
 @click.option(
     "--sha256", is_flag=True, envvar="MODELTRUST_SHA256", help="Record each file's SHA-256."
 )
@@ -85,7 +59,7 @@ def _severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity
 @click.option(
     "--progress/--no-progress", default=True, envvar="MODELTRUST_PROGRESS", help="Progress bar."
 )
-@click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+@debug_option()
 def scan(
     paths: tuple[str, ...],
     output_format: str,

@@ -1,0 +1,70 @@
+"""The options several commands share, defined once: report format, output, ``--fail-on``,
+``--debug``, and the severity styles of the terminal reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TypeVar
+
+import click
+
+from modeltrust.findings import Severity
+
+F = TypeVar("F", bound=Callable[..., object])
+
+SEVERITIES = ", ".join(s.label for s in Severity)
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def parse_severity(ctx: click.Context, param: click.Parameter, text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def format_option(formats: type[StrEnum], envvar: str = "MODELTRUST_FORMAT") -> Callable[[F], F]:
+    """``--format/-f``, one of ``formats``' values, the first being the default."""
+    choices = [f.value for f in formats]
+    return click.option(
+        "--format",
+        "-f",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        envvar=envvar,
+        help="Report format.",
+    )
+
+
+def output_option() -> Callable[[F], F]:
+    return click.option(
+        "--output",
+        "-o",
+        default="-",
+        envvar="MODELTRUST_OUTPUT",
+        help="Where to write; - is stdout.",
+    )
+
+
+def fail_on_option(default: str = "high") -> Callable[[F], F]:
+    return click.option(
+        "--fail-on",
+        default=default,
+        show_default=True,
+        callback=parse_severity,
+        envvar="MODELTRUST_FAIL_ON",
+        help=f"Exit 1 when a finding is at or above this severity ({SEVERITIES}).",
+    )
+
+
+def debug_option() -> Callable[[F], F]:
+    return click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
