@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class Severity(IntEnum):
@@ -81,6 +82,27 @@ class Finding:
     evidence: str | None = None
     remediation: str = ""
     references: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as every JSON report writes it (documented in docs/json.md)."""
+        loc = self.location
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity.label,
+            "title": self.title,
+            "message": self.message,
+            "path": loc.path,
+            "location": {
+                "path": loc.path,
+                "members": list(loc.members),
+                "offset": loc.offset,
+                "opcode_index": loc.opcode_index,
+                "display": str(loc),
+            },
+            "evidence": self.evidence,
+            "remediation": self.remediation,
+            "references": list(self.references),
+        }
 
 
 @dataclass(frozen=True, slots=True)

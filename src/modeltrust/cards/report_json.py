@@ -9,7 +9,7 @@ from typing import Any
 
 from modeltrust.cards.coverage import CoverageReport
 from modeltrust.cards.draft import format_params
-from modeltrust.findings import Finding, Severity
+from modeltrust.findings import Severity
 
 SCHEMA = "modeltrust.card/1"
 
@@ -114,21 +114,9 @@ def coverage_to_dict(
                 for m in facts.eval_results
             ],
         },
-        "findings": [_finding(f) for f in report.findings],
+        "findings": [f.to_dict() for f in report.findings],
         "failed": bool(report.at_or_above(fail_on)),
         "fail_on": fail_on.label,
-    }
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "rule_id": f.rule_id,
-        "severity": f.severity.label,
-        "title": f.title,
-        "message": f.message,
-        "location": str(f.location),
-        "evidence": f.evidence,
-        "remediation": f.remediation,
     }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from modeltrust.fairness.judge import resolve_checks
 from modeltrust.fairness.result import ClassResult, FairnessResult, GroupResult
-from modeltrust.findings import Finding, Severity
+from modeltrust.findings import Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -90,7 +90,7 @@ def to_dict(result: FairnessResult) -> dict[str, Any]:
         "empty_intersections": [
             dict(zip(result.sensitive, combo, strict=True)) for combo in result.empty_intersections
         ],
-        "findings": [_finding(f) for f in result.findings],
+        "findings": [f.to_dict() for f in result.findings],
         "summary": {
             "findings": {
                 s.label: n
@@ -125,19 +125,6 @@ def _group(result: FairnessResult, g: GroupResult) -> dict[str, Any]:
         "counts": _nums(g.counts),
         "rates": _nums(g.rates),
         "intervals": {k: _pair(v) for k, v in g.intervals.items()},
-    }
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "rule_id": f.rule_id,
-        "severity": f.severity.label,
-        "title": f.title,
-        "message": f.message,
-        "location": str(f.location),
-        "evidence": f.evidence,
-        "remediation": f.remediation,
-        "references": list(f.references),
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modeltrust.findings import Finding, Severity
+from modeltrust.findings import Severity
 from modeltrust.licenses.check import LicenseReport
 from modeltrust.licenses.lineage import LineageNode
 
@@ -78,7 +78,7 @@ def report_to_dict(
             }
             for item in report.checklist
         ],
-        "findings": [_finding(f) for f in report.findings],
+        "findings": [f.to_dict() for f in report.findings],
         "summary": {
             "findings": len(report.findings),
             "by_severity": counts,
@@ -129,16 +129,4 @@ def _node(node: LineageNode, report: LicenseReport, ids: dict[str, str]) -> dict
         ],
         "bases": [ids[k] for k in node.bases],
         "derived_by": [ids[k] for k in node.children],
-    }
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "rule_id": f.rule_id,
-        "severity": f.severity.label,
-        "title": f.title,
-        "message": f.message,
-        "location": str(f.location),
-        "evidence": f.evidence,
-        "remediation": f.remediation,
     }

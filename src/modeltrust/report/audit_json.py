@@ -18,7 +18,6 @@ from modeltrust.cards.report_json import coverage_to_dict
 from modeltrust.licenses.report_json import report_to_dict
 from modeltrust.policy.engine import Decision
 from modeltrust.policy.model import PolicyException
-from modeltrust.report.json import finding_to_dict
 
 SCHEMA = "modeltrust.audit/1"
 SCHEMA_ID = "https://modeltrust.dev/schemas/audit-1.json"
@@ -99,7 +98,7 @@ def _ordered(result: AuditResult) -> list[Decision]:
 
 
 def _decision(d: Decision) -> dict[str, Any]:
-    out = finding_to_dict(d.finding)
+    out = d.finding.to_dict()
     out["area"] = d.area
     out["outcome"] = d.outcome
     out["exception"] = _exception(d.exception) if d.exception is not None else None

@@ -8,32 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modeltrust.findings import Finding, ScanResult, Severity
+from modeltrust.findings import ScanResult, Severity
 from modeltrust.report.interface import Renderer
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "https://modeltrust.dev/schemas/scan-result-1.json"
-
-
-def finding_to_dict(f: Finding) -> dict[str, Any]:
-    loc = f.location
-    return {
-        "rule_id": f.rule_id,
-        "severity": f.severity.label,
-        "title": f.title,
-        "message": f.message,
-        "path": loc.path,
-        "location": {
-            "path": loc.path,
-            "members": list(loc.members),
-            "offset": loc.offset,
-            "opcode_index": loc.opcode_index,
-            "display": str(loc),
-        },
-        "evidence": f.evidence,
-        "remediation": f.remediation,
-        "references": list(f.references),
-    }
 
 
 def result_to_dict(result: ScanResult, *, fail_on: Severity) -> dict[str, Any]:
@@ -64,7 +43,7 @@ def result_to_dict(result: ScanResult, *, fail_on: Severity) -> dict[str, Any]:
             }
             for f in result.files
         ],
-        "findings": [finding_to_dict(f) for f in result.findings],
+        "findings": [f.to_dict() for f in result.findings],
     }
 
 
