@@ -8,10 +8,16 @@ exceptions below are for things that stop modeltrust itself from doing what it w
     │   └── PolicyError       a policy file cannot be read or breaks the schema (names the line)
     ├── TargetError           a path to scan does not exist or cannot be listed
     ├── SourceError           a model source (folder, Hub repo) cannot be read
+    │   ├── MissingFileError  a file asked for is not in the source
+    │   └── AccessDeniedError a file exists but this account may not read it (gated)
     ├── DataError             tabular input (predictions, labels) cannot be used as given
     ├── ScannerError          a scanner could not be set up (bad limits, missing plugin)
     │   └── MissingExtraError an optional dependency is needed: the message names the extra
-    └── ReportError           a report could not be written
+    ├── ReportError           a report could not be written
+    ├── LicenseDataError      the licence knowledge base breaks its schema (packaging mistake)
+    ├── CatalogueError        the documentation item catalogue is malformed (packaging mistake)
+    └── StorageError          the hub's blob store or database cannot do what was asked
+        └── IntegrityError    bytes do not match the hash or size they were announced with
 """
 
 from __future__ import annotations
@@ -38,6 +44,15 @@ class SourceError(ModelTrustError):
     or the Hub cannot be reached. The message names the source and what to do."""
 
 
+class MissingFileError(SourceError):
+    """A file asked for is not in the source (callers can check ``Source.exists`` first)."""
+
+
+class AccessDeniedError(SourceError):
+    """A file exists but this account may not read it (a gated repo whose conditions were not
+    accepted). Metadata may still be readable, so callers can carry on with less."""
+
+
 class DataError(ModelTrustError):
     """Tabular input cannot be used as given: a missing column, NaNs, non-binary labels, no groups.
     The message names the file and column."""
@@ -53,3 +68,20 @@ class MissingExtraError(ScannerError):
 
 class ReportError(ModelTrustError):
     """A report could not be rendered or written."""
+
+
+class LicenseDataError(ModelTrustError):
+    """The licence knowledge base file breaks its schema; the message names entry and key."""
+
+
+class CatalogueError(ModelTrustError):
+    """The documentation item catalogue is malformed (a packaging or editing mistake)."""
+
+
+class StorageError(ModelTrustError):
+    """The blob store or the database cannot do what was asked: a disk is full, bytes do not
+    match their hash, the database cannot be reached or migrated. The message says which."""
+
+
+class IntegrityError(StorageError):
+    """Bytes fetched for a blob do not match the hash or size they were announced with."""

@@ -6,10 +6,10 @@ import pytest
 
 from modeltrust.cards.standards import (
     MUST_HAVE_TOPICS,
-    CatalogueError,
     default_catalogue,
     parse_catalogue,
 )
+from modeltrust.errors import CatalogueError
 
 HEAD = "schema_version: 1\nstandards:\n  s: {title: S, reference: R}\nitems:\n"
 

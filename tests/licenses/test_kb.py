@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from modeltrust.errors import LicenseDataError
 from modeltrust.licenses.kb import (
-    LicenseDataError,
     default_kb,
     load_kb,
     normalise_name,

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Literal, cast
 
 from modeltrust.cards.markdown import DEFAULT_PLACEHOLDERS, compile_placeholders, normalise
-from modeltrust.errors import ModelTrustError
+from modeltrust.errors import CatalogueError
 
 Confidence = Literal["verified", "secondary", "unverified"]
 CONFIDENCES: tuple[Confidence, ...] = ("verified", "secondary", "unverified")
@@ -56,10 +56,6 @@ _ITEM_KEYS = frozenset(
     }
 )
 _SHORT_HEADING_WORDS = 6
-
-
-class CatalogueError(ModelTrustError):
-    """The documentation item catalogue is malformed (a packaging or editing mistake)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "bom": "modeltrust.cli.bom_cmd:bom",
     "audit": "modeltrust.cli.audit_cmd:audit",
     "policy": "modeltrust.cli.policy_cmd:policy",
+    "serve": "modeltrust.cli.serve_cmd:serve",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'

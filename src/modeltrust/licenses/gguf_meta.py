@@ -14,12 +14,12 @@ import io
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-from modeltrust.errors import SourceError
+from modeltrust.errors import AccessDeniedError, SourceError
 from modeltrust.findings import Location
 from modeltrust.rules import GGUF_MALFORMED
 from modeltrust.scanners.gguf import GgufScanner
 from modeltrust.scanners.interface import Blob, Limits, MiB, ScanContext
-from modeltrust.sources.interface import AccessDeniedError, Source
+from modeltrust.sources.interface import Source
 
 MAX_HEADER_BYTES = 64 * MiB
 """Bytes fetched per GGUF file. A 150k-token vocabulary with merges is about 10 MiB."""

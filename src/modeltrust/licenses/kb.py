@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Final, Literal, NoReturn, cast
 
-from modeltrust.errors import ModelTrustError
+from modeltrust.errors import LicenseDataError
 
 SCHEMA_VERSION: Final = 1
 CATEGORIES: Final = frozenset(
@@ -39,10 +39,6 @@ CONFIDENCE: Final = frozenset({"verified", "secondary", "unverified"})
 
 CommercialUse = Literal["yes", "no", "conditional"]
 Confidence = Literal["verified", "secondary", "unverified"]
-
-
-class LicenseDataError(ModelTrustError):
-    """The licence knowledge base file breaks its schema; the message names entry and key."""
 
 
 @dataclass(frozen=True, slots=True)

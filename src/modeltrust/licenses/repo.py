@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from modeltrust.errors import SourceError
+from modeltrust.errors import AccessDeniedError, SourceError
 from modeltrust.licenses.card import CardMetadata, metadata_from_mapping, parse_card
 from modeltrust.licenses.gguf_meta import GgufMetadata, read_gguf_metadata
-from modeltrust.sources.interface import AccessDeniedError, KiB, MiB, RepoFile, Source
+from modeltrust.sources.interface import KiB, MiB, RepoFile, Source
 
 MAX_CARD_BYTES = 2 * MiB
 MAX_LICENSE_BYTES = 512 * KiB

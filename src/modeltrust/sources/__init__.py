@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
+from modeltrust.errors import AccessDeniedError, MissingFileError
 from modeltrust.sources.interface import (
-    AccessDeniedError,
-    MissingFileError,
     RepoFile,
     Source,
     is_repo_id,

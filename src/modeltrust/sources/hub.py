@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-from modeltrust.errors import SourceError
+from modeltrust.errors import AccessDeniedError, MissingFileError, SourceError
 from modeltrust.sources.interface import (
-    AccessDeniedError,
-    MissingFileError,
     RepoFile,
     Source,
     is_repo_id,

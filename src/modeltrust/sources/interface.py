@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from modeltrust.errors import SourceError
+from modeltrust.errors import MissingFileError
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -29,15 +29,6 @@ _REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
 def is_repo_id(text: str) -> bool:
     """Whether ``text`` has the shape of a Hub repo id, ``org/name`` (no ``..``, no ``--``)."""
     return bool(_REPO_ID.fullmatch(text)) and ".." not in text and "--" not in text
-
-
-class MissingFileError(SourceError):
-    """A file asked for is not in the source (callers can check :meth:`Source.exists` first)."""
-
-
-class AccessDeniedError(SourceError):
-    """A file exists but this account may not read it (a gated repo whose conditions were not
-    accepted). Metadata may still be readable, so callers can carry on with less."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from modeltrust.errors import SourceError
-from modeltrust.sources.interface import MissingFileError, RepoFile, Source, is_repo_id
+from modeltrust.errors import MissingFileError, SourceError
+from modeltrust.sources.interface import RepoFile, Source, is_repo_id
 
 MAX_FILES = 100_000
 """Files listed in one folder tree; a model repo has tens."""

@@ -1,0 +1,78 @@
+"""``create_app(settings)``: the governed hub as an ASGI application (FastAPI).
+
+Opening the app opens the store (migrating the database and removing partial blobs left by a
+crash) so a misconfiguration fails at start-up, not on the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from modeltrust import __version__
+from modeltrust.errors import IntegrityError, ModelTrustError, StorageError
+from modeltrust.server import audit_api, hub_api
+from modeltrust.server.responses import HubError, error_response
+from modeltrust.server.service import GovernedHub
+from modeltrust.server.settings import Settings
+from modeltrust.server.upstream import UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    hub = GovernedHub(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            hub.close()
+
+    app = FastAPI(
+        title="modeltrust governed hub",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.hub = hub
+    app.include_router(audit_api.router)
+    app.add_api_route(
+        "/{full_path:path}",
+        hub_api.route,
+        methods=["GET", "HEAD", "POST"],
+        include_in_schema=False,
+    )
+    app.add_exception_handler(Exception, _handle)
+    app.add_exception_handler(HubError, _handle)
+    app.add_exception_handler(ModelTrustError, _handle)
+    return app
+
+
+async def _handle(_request: Request, exc: Exception) -> Response:
+    return error_response(to_hub_error(exc))
+
+
+def to_hub_error(exc: Exception) -> HubError:
+    """Every failure as the HTTP answer the client understands; nothing unverified is served."""
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, IntegrityError):
+        # GatedRepo makes huggingface_hub raise at once with our message, instead of retrying.
+        return HubError(403, f"modeltrust refused to serve this revision: {exc}", "GatedRepo")
+    if isinstance(exc, UpstreamError):
+        if exc.code is not None:
+            return HubError(exc.status, str(exc), exc.code)
+        return HubError(502, str(exc))
+    if isinstance(exc, StorageError):
+        return HubError(503, str(exc))
+    if isinstance(exc, ModelTrustError):
+        return HubError(500, str(exc))
+    log.exception("internal error")  # the server's one broad catch: log it, answer 500
+    return HubError(500, f"modeltrust serve hit an internal error: {type(exc).__name__}.")

@@ -1,0 +1,210 @@
+"""The Hub-compatible routes: model info, tree, paths-info, refs and ``resolve``.
+
+Routing is done on the raw request path, one segment at a time, each decoded once: a revision
+such as ``refs%2Fpr%2F1`` or a tree path ``sub%2Fdir`` must not be split at its encoded slashes
+(see ``hub-api-contract.md``). Metadata is served as soon as a revision is listed; file bytes
+only once its audit has a verdict the policy allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from fastapi import Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from modeltrust.server.responses import HubError, header_text
+from modeltrust.server.service import GovernedHub
+from modeltrust.storage.catalog import FileSpec, RevisionView
+
+CHUNK = 1 << 20
+
+
+def dispatch(
+    hub: GovernedHub, method: str, raw_path: str, query: str, body: bytes, base_url: str
+) -> Response:
+    parts = raw_path.split("?", 1)[0].split("/")[1:]
+    params = parse_qs(query, keep_blank_values=True)
+    if len(parts) >= 4 and parts[:2] == ["api", "models"]:
+        repo_id = unquote(parts[2]) + "/" + unquote(parts[3])
+        rest = parts[4:]
+        if not rest and method == "GET":
+            return _info(hub, repo_id, "main", params)
+        if rest[:1] == ["revision"] and len(rest) == 2 and method == "GET":
+            return _info(hub, repo_id, unquote(rest[1]), params)
+        if rest[:1] == ["tree"] and len(rest) >= 2 and method == "GET":
+            path = "/".join(unquote(p) for p in rest[2:]).strip("/")
+            return _tree(hub, repo_id, unquote(rest[1]), path, params)
+        if rest[:1] == ["paths-info"] and len(rest) == 2 and method == "POST":
+            return _paths_info(hub, repo_id, unquote(rest[1]), body)
+        if rest == ["refs"] and method == "GET":
+            return _refs(hub, repo_id)
+    elif len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
+        repo_id = unquote(parts[0]) + "/" + unquote(parts[1])
+        path = "/".join(unquote(p) for p in parts[4:])
+        return _resolve(hub, repo_id, unquote(parts[3]), path, base_url)
+    raise HubError(404, f"modeltrust serve has no route for {method} {raw_path}.")
+
+
+# --- metadata ------------------------------------------------------------------------------------
+
+
+def _info(hub: GovernedHub, repo_id: str, revision: str, params: dict[str, list[str]]) -> Response:
+    row = hub.revision(repo_id, revision)
+    info: dict[str, Any] = dict(row.info)
+    info.update(id=row.repo_id, modelId=row.repo_id, sha=row.sha, siblings=_siblings(row))
+    expand = params.get("expand")
+    if expand:
+        info = {k: v for k, v in info.items() if k in expand or k in ("_id", "id")}
+    return JSONResponse(info)
+
+
+def _siblings(row: RevisionView) -> list[dict[str, Any]]:
+    out = []
+    for f in row.files:
+        sibling: dict[str, Any] = {"rfilename": f.path, "size": f.size, "blobId": f.git_oid}
+        if f.lfs and f.sha256:
+            sibling["lfs"] = {"size": f.size, "sha256": f.sha256, "pointerSize": 134}
+        out.append(sibling)
+    return out
+
+
+def _tree(
+    hub: GovernedHub, repo_id: str, revision: str, path: str, params: dict[str, list[str]]
+) -> Response:
+    row = hub.revision(repo_id, revision)
+    recursive = params.get("recursive", ["false"])[-1].lower() in ("1", "true")
+    prefix = path + "/" if path else ""
+    if prefix and not any(f.path.startswith(prefix) for f in row.files):
+        raise HubError(
+            404,
+            f"'{path}' does not exist in {row.repo_id}@{row.sha}.",
+            "EntryNotFound",
+            {"X-Repo-Commit": row.sha},
+        )
+    entries: dict[str, dict[str, Any]] = {}
+    for f in row.files:
+        if not f.path.startswith(prefix):
+            continue
+        dirs = f.path[len(prefix) :].split("/")[:-1]
+        for i in range(len(dirs) if recursive else min(1, len(dirs))):
+            folder = prefix + "/".join(dirs[: i + 1])
+            entries.setdefault(folder, _folder(folder, row.sha))
+        if recursive or not dirs:
+            entries[f.path] = _file(f)
+    return JSONResponse([entries[k] for k in sorted(entries)])
+
+
+def _paths_info(hub: GovernedHub, repo_id: str, revision: str, body: bytes) -> Response:
+    row = hub.revision(repo_id, revision)
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    out = []
+    for path in form.get("paths", []):
+        path = path.strip("/")
+        spec = row.file(path)
+        if spec is not None:
+            out.append(_file(spec))
+        elif any(f.path.startswith(path + "/") for f in row.files):
+            out.append(_folder(path, row.sha))
+    return JSONResponse(out)
+
+
+def _file(f: FileSpec) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": "file", "oid": f.git_oid, "size": f.size, "path": f.path}
+    if f.lfs and f.sha256:
+        entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
+    return entry
+
+
+def _folder(path: str, sha: str) -> dict[str, Any]:
+    oid = hashlib.sha1(f"tree {sha} {path}".encode()).hexdigest()  # noqa: S324 - an id, as git's
+    return {"type": "directory", "oid": oid, "path": path}
+
+
+def _refs(hub: GovernedHub, repo_id: str) -> Response:
+    """The upstream's refs when it answers, else the branches and tags resolved so far."""
+    from modeltrust.server.upstream import UpstreamError, strip_xet
+
+    if hub.upstream is not None:
+        try:
+            return JSONResponse(strip_xet(hub.upstream.refs(repo_id)))
+        except UpstreamError as e:
+            if e.code is not None:
+                raise
+    known = hub.catalog.refs(repo_id)
+    if not known:
+        raise HubError(404, f"Repository '{repo_id}' is not stored here.", "RepoNotFound")
+    branches = [
+        {"name": r.name, "ref": f"refs/heads/{r.name}", "targetCommit": r.sha} for r in known
+    ]
+    return JSONResponse({"branches": branches, "tags": [], "converts": [], "pullRequests": []})
+
+
+# --- file bytes: the gate ---------------------------------------------------------------------------
+
+
+def _resolve(hub: GovernedHub, repo_id: str, revision: str, path: str, base_url: str) -> Response:
+    row = hub.revision(repo_id, revision)
+    spec = row.file(path)
+    if spec is None:
+        raise HubError(
+            404,
+            f"Entry not found: '{path}' is not in {row.repo_id}@{row.sha}.",
+            "EntryNotFound",
+            {"X-Repo-Commit": row.sha},
+        )
+    audit = hub.verdict(row)
+    spec = hub.revision(row.repo_id, row.sha).file(path) or spec  # now stored, with its SHA-256
+    report = f"{base_url.rstrip('/')}/api/modeltrust/audits/{row.repo_id}/{row.sha}/html"
+    if audit.verdict == "fail":
+        first = audit.reasons[0].rstrip(".") if audit.reasons else "the verdict is fail"
+        more = f" (and {len(audit.reasons) - 1} more)" if len(audit.reasons) > 1 else ""
+        raise HubError(
+            403,
+            f"modeltrust blocked {row.repo_id}@{row.sha[:12]}: the audit under policy "
+            f"'{hub.policy.name}' failed: {first}{more}. Report: {report}",
+            "GatedRepo",
+            {"X-Repo-Commit": row.sha},
+        )
+    blob = hub.blob_path(spec)
+    if blob is None:  # pragma: no cover - verdict() returns only once every blob is stored
+        raise HubError(503, f"'{path}' of {row.repo_id}@{row.sha} is not stored yet; retry.")
+    etag = spec.sha256 if spec.lfs and spec.sha256 else spec.git_oid
+    headers = {
+        "X-Repo-Commit": row.sha,
+        "ETag": f'"{etag}"',
+        "Content-Type": "application/octet-stream",
+        "Cache-Control": "public, max-age=31536000, immutable",
+    }
+    if spec.lfs:
+        headers["X-Linked-Etag"] = f'"{etag}"'
+        headers["X-Linked-Size"] = str(spec.size)
+    if audit.verdict == "warn":
+        first = audit.reasons[0].rstrip(".") if audit.reasons else "see the report"
+        headers["X-HF-Warning"] = header_text(
+            f"modeltrust; {row.repo_id}@{row.sha[:12]} passed with warnings: {first}. "
+            f"Report: {report}"
+        )
+    response = FileResponse(blob, headers=headers, media_type="application/octet-stream")
+    response.chunk_size = CHUNK
+    return response
+
+
+async def route(request: Request) -> Response:
+    """The catch-all route: read the body, then do the (blocking) work in a worker thread."""
+    from starlette.concurrency import run_in_threadpool
+
+    hub: GovernedHub = request.app.state.hub
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    body = await request.body() if request.method == "POST" else b""
+    return await run_in_threadpool(
+        dispatch,
+        hub,
+        request.method,
+        raw.decode("latin-1"),
+        request.url.query,
+        body,
+        str(request.base_url),
+    )

@@ -1,0 +1,99 @@
+"""The blob store and the catalogue, without HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from modeltrust.errors import IntegrityError, StorageError
+from modeltrust.storage.blobs import BlobStore
+from modeltrust.storage.catalog import Catalog, FileSpec
+
+SHA = "a" * 40
+
+
+def test_a_blob_is_stored_under_its_sha256_and_verified(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    data = b"weights" * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    written = store.write([data[:10], data[10:]], expected_sha256=digest, expected_size=len(data))
+    assert written.sha256 == digest
+    assert store.path(digest) == tmp_path / "sha256" / digest[:2] / digest[2:4] / digest
+    assert store.path(digest).read_bytes() == data
+    git = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324
+    assert written.git_oid == git
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"expected_sha256": "0" * 64}, "does not match"),
+        ({"expected_size": 3}, "received 4 bytes"),
+        ({"expected_size": 4, "expected_git_oid": "0" * 40}, "git blob id"),
+    ],
+)
+def test_bytes_that_do_not_match_are_not_stored(
+    tmp_path: Path, kwargs: dict[str, object], match: str
+) -> None:
+    store = BlobStore(tmp_path)
+    with pytest.raises(IntegrityError, match=match):
+        store.write([b"evil"], **kwargs)  # type: ignore[arg-type]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_broken_transfer_leaves_nothing(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+
+    def chunks() -> object:
+        yield b"partial"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(StorageError, match="No space left"):
+        store.write(chunks())  # type: ignore[arg-type]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_sweep_removes_what_a_killed_write_left(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    leftover = tmp_path / "sha256" / "incoming" / ".tmp-abc"
+    leftover.write_bytes(b"half")
+    assert store.sweep() == 1
+    assert not leftover.exists()
+
+
+def test_the_catalogue_migrates_and_survives_a_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    catalog = Catalog(url)
+    tables = set(inspect(catalog.engine).get_table_names())
+    assert {"repos", "refs", "revisions", "files", "audits", "alembic_version"} <= tables
+    spec = FileSpec("model.safetensors", 10, "b" * 40, True, "c" * 64)
+    catalog.save_listing("Org/Model", SHA, {"id": "Org/Model"}, [spec])
+    catalog.save_ref("Org/Model", "main", SHA)
+    catalog.mark_stored("org/model", SHA, "model.safetensors", "c" * 64)
+    catalog.save_audit(
+        "org/model",
+        SHA,
+        verdict="fail",
+        policy="p@1",
+        reasons=["fail: bad"],
+        report_json="{}",
+        report_html="<html></html>",
+    )
+    catalog.close()
+    again = Catalog(url)
+    row = again.revision("org/model", SHA)
+    assert row is not None and row.status == "audited" and row.repo_id == "Org/Model"
+    assert row.files[0].stored
+    ref = again.find_ref("org/model", "main")
+    assert ref is not None and ref.sha == SHA
+    audit = again.latest_audit("org/model", SHA, "p@1")
+    assert audit is not None and audit.reasons == ("fail: bad",)
+    assert again.latest_audit("org/model", SHA, "other@2") is None
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="Could not open or migrate the database"):
+        Catalog(f"sqlite:///{tmp_path / 'missing-dir' / 'x' / 'db.sqlite'}")
