@@ -12,8 +12,21 @@ from modeltrust.errors import MissingExtraError
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="MODELTRUST_HOST")
-@click.option("--port", default=8080, show_default=True, type=int, envvar="MODELTRUST_PORT")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="MODELTRUST_HOST",
+    help="Address to listen on (0.0.0.0 for every interface).",
+)
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="MODELTRUST_PORT",
+    help="Port to listen on; clients set HF_ENDPOINT=http://HOST:PORT.",
+)
 @click.option(
     "--data-dir",
     required=True,
