@@ -256,10 +256,13 @@ def all_combos(frame: pd.DataFrame, sensitive: Sequence[str]) -> list[tuple[int,
 def assert_close(ours: float, theirs: float, name: str, tol: float = 1e-9) -> None:
     """Equal to ``tol``, or both NaN, or the same infinity.
 
-    One known difference: AIF360 takes the coefficient of variation as ``sqrt(2 * GEI(2))`` of a
-    GEI that rounding can leave a hair below zero when every group has the same mean benefit, and
-    so returns NaN where the exact value is 0 (ours, from exact counts)."""
-    if name.endswith("coefficient_of_variation") and np.isnan(theirs) and abs(ours) <= tol:
+    One known difference: AIF360 takes the coefficient of variation as ``sqrt(2 * GEI(2))``, and
+    when every group has the same mean benefit rounding leaves its GEI a hair off zero (-2e-16
+    gives NaN, +2e-16 gives 2e-8) where ours, from exact counts, is 0. So coefficients of
+    variation are compared as the GEI they are the square root of: ``cv**2 / 2``."""
+    if name.endswith("coefficient_of_variation") and not np.isnan(ours):
+        theirs_gei = 0.0 if np.isnan(theirs) else theirs * theirs / 2
+        assert abs(ours * ours / 2 - theirs_gei) <= tol, f"{name}: ours {ours!r}, theirs {theirs!r}"
         return
     if np.isnan(theirs) or np.isnan(ours):
         assert np.isnan(theirs) and np.isnan(ours), f"{name}: ours {ours!r}, theirs {theirs!r}"
