@@ -49,6 +49,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fairness.py
 	$(BIN)/python benchmarks/bench_formats.py
+	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_scan.py
 
 clean:

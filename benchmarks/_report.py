@@ -637,7 +637,11 @@ def other_benchmarks() -> str:
         ),
         (
             "- The fairness engine against Fairlearn: [benchmarks-fairness.md](benchmarks-fairness.md),"
-            " from `benchmarks/bench_fairness.py`.\n"
+            " from `benchmarks/bench_fairness.py`."
+        ),
+        (
+            "- The governed hub against a static file server: "
+            "[benchmarks-serve.md](benchmarks-serve.md), from `benchmarks/bench_serve.py`.\n"
         ),
     ]
     fairness = docs / "benchmarks-fairness.md"

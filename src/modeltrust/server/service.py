@@ -12,6 +12,11 @@ key; the second request waits and then finds the work done):
 
 The gate is :meth:`GovernedHub.verdict`: no file byte is served before it returns an allowed
 verdict, and it returns only after steps 1-3 succeeded.
+
+Cached downloads must cost little more than a static file server's, so what cannot change is
+kept in memory once known: a completely stored revision (its file list no longer changes) and its
+verdict under this process's policy (fixed for the process's life). A branch or tag name stays
+cached only until its resolution is due to be checked upstream again.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from modeltrust.errors import StorageError
@@ -71,6 +76,9 @@ class GovernedHub:
         )
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._stored_views: dict[tuple[str, str], tuple[datetime | None, RevisionView]] = {}
+        """(repo, revision) -> (when to look again, None: never; the completely stored revision)."""
+        self._verdicts: dict[tuple[str, str], AuditView] = {}
 
     def close(self) -> None:
         if self.upstream is not None:
@@ -88,15 +96,20 @@ class GovernedHub:
 
     def revision(self, repo_id: str, revision: str) -> RevisionView:
         """The stored revision ``revision`` names, listed from the upstream on first use."""
+        key = (repo_id.lower(), revision)
+        cached = self._stored_views.get(key)
+        if cached is not None and (cached[0] is None or datetime.now(UTC) < cached[0]):
+            return cached[1]
         if _SHA.fullmatch(revision) and (row := self.catalog.revision(repo_id, revision)):
-            return row
+            return self._remember(key, row, None)
         ref = self.catalog.find_ref(repo_id, revision)
         if (
             ref is not None
             and self._fresh(ref.checked_at)
             and (row := self.catalog.revision(repo_id, ref.sha))
         ):
-            return row
+            due = None if self.upstream is None else ref.checked_at + self._ttl
+            return self._remember(key, row, due)
         with self._lock("list", repo_id.lower(), revision):
             ref = self.catalog.find_ref(repo_id, revision)
             if (
@@ -123,6 +136,18 @@ class GovernedHub:
                 self.catalog.save_ref(listing.repo_id, revision, listing.sha)
             return row
 
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.ref_ttl)
+
+    def _remember(
+        self, key: tuple[str, str], row: RevisionView, due: datetime | None
+    ) -> RevisionView:
+        """Cache ``row`` once every file is stored: from then on it cannot change."""
+        if row.status != "listed" and all(f.stored and f.sha256 for f in row.files):
+            self._stored_views[key] = (due, row)
+        return row
+
     def _fresh(self, checked_at: datetime) -> bool:
         age = (datetime.now(UTC) - checked_at).total_seconds()
         return age < self.settings.ref_ttl or self.upstream is None
@@ -139,22 +164,31 @@ class GovernedHub:
     # --- 2. fetch and 3. audit: the gate ----------------------------------------------------------
 
     def verdict(self, row: RevisionView) -> AuditView:
-        """The audit of ``row`` under the current policy; fetches and audits on first use."""
-        done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
-        if done is not None:
-            return done
+        """The audit of ``row`` under the current policy; fetches and audits on first use.
+
+        Returned without its reports (``report_json`` and ``report_html`` are empty: read them
+        with ``catalog.latest_audit``), so that keeping every verdict in memory stays cheap."""
+        key = (row.repo_id.lower(), row.sha)
+        if (known := self._verdicts.get(key)) is not None:
+            return known
         with self._lock("audit", row.repo_id.lower(), row.sha):
             done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
-            if done is not None:
-                return done
-            for spec in row.files:
-                self._fetch(row, spec)
-            self.catalog.set_status(row.repo_id, row.sha, "fetched")
-            self._audit(self._stored(row))
-            done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
-            if done is None:  # pragma: no cover - _audit records one or raises
-                raise StorageError(f"The audit of {row.repo_id}@{row.sha} was not recorded.")
-            return done
+            if done is None:
+                done = self._ingest(row)
+            slim = replace(done, report_json="", report_html="")
+            self._verdicts[key] = slim
+            return slim
+
+    def _ingest(self, row: RevisionView) -> AuditView:
+        """Fetch and audit ``row``; called under its audit lock."""
+        for spec in row.files:
+            self._fetch(row, spec)
+        self.catalog.set_status(row.repo_id, row.sha, "fetched")
+        self._audit(self._stored(row))
+        done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
+        if done is None:  # pragma: no cover - _audit records one or raises
+            raise StorageError(f"The audit of {row.repo_id}@{row.sha} was not recorded.")
+        return done
 
     def _stored(self, row: RevisionView) -> RevisionView:
         """``row`` as the catalogue has it now, every blob's SHA-256 known."""
