@@ -108,8 +108,18 @@ StartHub = Callable[..., Governed]
 
 
 @pytest.fixture
+def database_url() -> str | None:
+    """The catalogue's database: None is the embedded SQLite under the data dir.
+    ``test_postgres.py`` overrides this with a fresh PostgreSQL database per test."""
+    return None
+
+
+@pytest.fixture
 def start_hub(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upstream: HubServer
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    upstream: HubServer,
+    database_url: str | None,
 ) -> Iterator[StartHub]:
     """Start (or restart) our server on ``tmp_path/data``; stopped at the end of the test."""
     running: list[Governed] = []
@@ -121,6 +131,7 @@ def start_hub(
             data_dir=tmp_path / "data",
             upstream=upstream.url if upstream_url == "" else upstream_url,
             policy=policy,
+            database_url=database_url,
         )
         hub = Governed(settings).start()
         running.append(hub)

@@ -64,8 +64,10 @@ def test_sweep_removes_what_a_killed_write_left(tmp_path: Path) -> None:
     assert not leftover.exists()
 
 
-def test_the_catalogue_migrates_and_survives_a_reopen(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_the_catalogue_migrates_and_survives_a_reopen(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    url = database_url or f"sqlite:///{tmp_path / 'db.sqlite'}"
     catalog = Catalog(url)
     tables = set(inspect(catalog.engine).get_table_names())
     assert {"repos", "refs", "revisions", "files", "audits", "alembic_version"} <= tables
@@ -92,6 +94,7 @@ def test_the_catalogue_migrates_and_survives_a_reopen(tmp_path: Path) -> None:
     audit = again.latest_audit("org/model", SHA, "p@1")
     assert audit is not None and audit.reasons == ("fail: bad",)
     assert again.latest_audit("org/model", SHA, "other@2") is None
+    again.close()
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:

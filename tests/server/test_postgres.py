@@ -1,0 +1,65 @@
+"""The governed hub on a real PostgreSQL server: the catalogue test and the hub tests that lean on
+the database (first pull, the gate, concurrent requests, a restart), run again with
+``--database-url`` pointing at PostgreSQL.
+
+``.ci/run`` starts a server from Debian's postgresql package (``.ci/postgres.sh``) and sets
+``MODELTRUST_TEST_POSTGRES_URL`` to a role that may create databases; each test gets a database of
+its own, dropped afterwards. Without the variable these tests are skipped and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.test_hub_client import (  # noqa: F401 - collected again here, on PostgreSQL
+    test_a_sha256_mismatch_is_never_served,
+    test_a_trojaned_repo_is_refused_with_our_message,
+    test_concurrent_downloads_fetch_once,
+    test_hf_hub_download_of_a_clean_model,
+    test_restart_with_the_upstream_gone,
+    test_snapshot_download_model_info_and_tree,
+)
+from tests.server.test_storage import (  # noqa: F401
+    test_the_catalogue_migrates_and_survives_a_reopen,
+)
+
+ADMIN_URL = os.environ.get("MODELTRUST_TEST_POSTGRES_URL")
+
+pytestmark = pytest.mark.skipif(
+    not ADMIN_URL,
+    reason="MODELTRUST_TEST_POSTGRES_URL is not set (.ci/run sets it after starting PostgreSQL)",
+)
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test."""
+    import sqlalchemy as sa
+
+    assert ADMIN_URL is not None
+    name = f"modeltrust_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_server_really_runs_on_postgresql(database_url: str) -> None:
+    """Guard against the fixture silently falling back to SQLite."""
+    from modeltrust.storage.catalog import Catalog
+
+    catalog = Catalog(database_url)
+    try:
+        assert catalog.engine.dialect.name == "postgresql"
+    finally:
+        catalog.close()
