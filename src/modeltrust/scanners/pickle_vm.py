@@ -370,6 +370,11 @@ def _static_getattr(func: object, args: object) -> Global | None:
 
 
 _ENCODE = frozenset({"_codecs.encode", "codecs.encode"})
+_SPECIAL_NAMES = frozenset({"getattr", "encode"})
+"""The ``name`` of every global in ``_GETATTR`` and ``_ENCODE``: REDUCE tests it first."""
+_PAYLOAD_FIRST = "\x80g8"
+"""First characters of every text :func:`_text_payload` can match (latin-1, base64, hex)."""
+_U32 = struct.Struct("<I").unpack_from
 
 
 def _is_latin1_encode(func: object, args: object) -> bool:
@@ -564,108 +569,110 @@ class PickleMachine:
                     Anomaly("container-abuse", f"{opname} on {_describe(target)}", offset, index)
                 )
 
-        done = 0  # opcodes read so far: a local, stored once when the loop ends
+        # The reader's buffer and position live in locals while the loop runs: attribute
+        # access on every opcode was most of the cost for small pickles. `buf`, `n` and `base`
+        # always equal the reader's; `i` runs ahead of `r.i`. Ops in the first chain below only
+        # touch the reader through the rare refill fallbacks (`r.i = i` first, then reload);
+        # everything else runs in the `else:` chain, which hands the position to the reader
+        # first and takes it back afterwards. The `finally` reconciles the two on the way out.
+        global_pushes = a.global_pushes
+        buf = r.buf
+        i = r.i
+        n = r.n
+        base = r.base
         try:
             while True:
-                index += 1
-                if not index & 0x3FF:
-                    if index >= max_ops:
+                # `index` is the previous opcode's index here; it is bumped once the opcode
+                # byte is in hand, so `index + 1` is the count of opcodes read at any raise.
+                if index & 0x3FF == 0x3FF:
+                    if index + 1 >= max_ops:
                         raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
                     if len(stack) > max_stack or len(metastack) > max_stack:
                         raise LimitExceeded(f"more than {max_stack} values on the stack")
                     if len(memo) > max_memo:
                         raise LimitExceeded(f"more than {max_memo} memo entries")
-                # The opcode byte, straight from the reader's buffer when it is there.
-                i = r.i
-                offset = r.base + i
-                if i < r.n:
-                    op = r.buf[i]
-                    r.i = i + 1
+                # The opcode byte, straight from the buffer when it is there.
+                if i < n:
+                    offset = base + i
+                    op = buf[i]
+                    i += 1
                 else:
+                    offset = base + i
+                    r.i = i
                     op = byte()
-                    i = r.i - 1  # the buffer was refilled
-                done = index + 1
+                    buf, i, n, base = r.buf, r.i, r.n, r.base  # the buffer was refilled
+                index += 1
 
-                # Ordered roughly by how often real model pickles use each opcode.
+                # Ordered by how often real model pickles use each opcode (torch state dicts
+                # first); one-byte operands come straight from the buffer when they are there.
                 if op == 0x71:  # q BINPUT
                     if not stack:
                         raise PickleError(f"BINPUT on an empty stack at offset {offset}")
-                    i += 1  # the one-byte operand, straight from the buffer when it is there
-                    if i < r.n:
-                        r.i = i + 1
-                        memo[r.buf[i]] = stack[-1]
+                    if i < n:
+                        memo[buf[i]] = stack[-1]
+                        i += 1
                     else:
+                        r.i = i
                         memo[byte()] = stack[-1]
-                elif op == 0x94:  # MEMOIZE
-                    if not stack:
-                        raise PickleError(f"MEMOIZE on an empty stack at offset {offset}")
-                    memo[len(memo)] = stack[-1]
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
                 elif op == 0x68:  # h BINGET
-                    i += 1
-                    if i < r.n:
-                        r.i = i + 1
-                        key = r.buf[i]
+                    if i < n:
+                        key = buf[i]
+                        i += 1
                     else:
+                        r.i = i
                         key = byte()
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
                     value = memo[key] if key in memo else self._missing(a, key, offset, index)
                     if type(value) is Global:
-                        a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                        global_pushes[id(value)] = global_pushes.get(id(value), 1) + 1
                     stack.append(value)
-                elif op == 0x6A:  # j LONG_BINGET
-                    key = struct.unpack("<I", read(4))[0]
-                    value = memo[key] if key in memo else self._missing(a, key, offset, index)
-                    if type(value) is Global:
-                        a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
-                    stack.append(value)
-                elif op == 0x72:  # r LONG_BINPUT
-                    key = struct.unpack("<I", read(4))[0]
-                    if not stack:
-                        raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
-                    memo[key] = stack[-1]
                 elif op == 0x4B:  # K BININT1
-                    i += 1
-                    if i < r.n:
-                        r.i = i + 1
-                        stack.append(r.buf[i])
+                    if i < n:
+                        stack.append(buf[i])
+                        i += 1
                     else:
+                        r.i = i
                         stack.append(byte())
-                elif op == 0x4D:  # M BININT2
-                    stack.append(struct.unpack("<H", read(2))[0])
-                elif op == 0x4A:  # J BININT
-                    stack.append(struct.unpack("<i", read(4))[0])
-                elif op == 0x8C:  # SHORT_BINUNICODE
-                    push_bytes(byte(), True)
-                elif op == 0x58:  # X BINUNICODE
-                    push_bytes(struct.unpack("<I", read(4))[0], True)
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
+                elif op == 0x58 or op == 0x8C:  # X BINUNICODE, SHORT_BINUNICODE
+                    j = i + 4 if op == 0x58 else i + 1
+                    if j <= n:
+                        length = _U32(buf, i)[0] if op == 0x58 else buf[i]
+                        stop = j + length
+                        if stop <= n and length <= KEEP_BYTES:
+                            # The whole operand is in the buffer: push_bytes, inlined.
+                            i = stop  # past the operand, as read() would leave it
+                            try:
+                                s = buf[j:stop].decode("utf-8", "surrogatepass")
+                            except UnicodeDecodeError:
+                                raise PickleError(
+                                    f"text operand at offset {base + j} is not UTF-8"
+                                ) from None
+                            stack.append(s)
+                            # _check_text's cheap pre-test: no payload in short or plain text.
+                            if length >= 4 and s[:1] in _PAYLOAD_FIRST:
+                                self._check_text(a, s, base + j)
+                        else:
+                            r.i = j
+                            push_bytes(length, True)
+                            buf, i, n, base = r.buf, r.i, r.n, r.base
+                    else:
+                        r.i = i
+                        push_bytes(struct.unpack("<I", read(4))[0] if op == 0x58 else byte(), True)
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
                 elif op == 0x28:  # ( MARK
                     metastack.append(stack)
                     stack = []
                     if len(metastack) > max_stack:
                         raise LimitExceeded(f"more than {max_stack} nested MARKs")
-                elif op == 0x85:  # TUPLE1
-                    stack.append((pop(),))
-                elif op == 0x86:  # TUPLE2
-                    b = pop()
-                    stack.append((pop(), b))
-                elif op == 0x87:  # TUPLE3
-                    c = pop()
-                    b = pop()
-                    stack.append((pop(), b, c))
-                elif op == 0x74:  # t TUPLE
-                    items = pop_mark()  # rebinds `stack`: never inline it into stack.append(...)
-                    stack.append(tuple(items[:KEEP_ITEMS]))
-                elif op == 0x29:  # ) EMPTY_TUPLE
-                    stack.append(())
-                elif op == 0x89:  # NEWFALSE
-                    stack.append(False)
-                elif op == 0x51:  # Q BINPERSID
-                    pid = pop()
-                    a.persistent_ids.append(pid)
-                    stack.append(Persisted(pid))
                 elif op == 0x52:  # R REDUCE
-                    args = pop()
-                    func = pop()
-                    resolved = _static_getattr(func, args)
+                    args = stack.pop() if stack else pop()
+                    func = stack.pop() if stack else pop()
+                    # Only getattr and encode get special treatment; a cheap test on the name
+                    # keeps the common call (a tensor rebuild) off the slower checks.
+                    special = isinstance(func, Global) and func.name in _SPECIAL_NAMES
+                    resolved = _static_getattr(func, args) if special else None
                     if resolved is not None:
                         # getattr(SomeClass, "name"), how pickle stores a classmethod: judge the
                         # attribute it reaches as an import of its own.
@@ -673,32 +680,68 @@ class PickleMachine:
                         stack.append(
                             record_import(resolved.module, resolved.name, "REDUCE getattr")
                         )
-                    elif _is_latin1_encode(func, args):
+                    elif special and _is_latin1_encode(func, args):
                         # _codecs.encode(text, "latin1"): how protocols 0-2 store bytes.
                         record_call(func, args, "REDUCE")
                         stack.append(args[0].encode("latin-1"))  # type: ignore[index]
                     else:
-                        stack.append(record_call(func, args, "REDUCE"))
-                elif op == 0x62:  # b BUILD
-                    state = pop()
-                    if not stack:
-                        raise PickleError(f"BUILD on an empty stack at offset {offset}")
-                    self._build(a, stack[-1], state, offset, index)
-                elif op == 0x5D:  # ] EMPTY_LIST
-                    stack.append([])
+                        a.calls.append(CallEvent(func, offset, index, "REDUCE"))
+                        stack.append(Call(func, args, "REDUCE"))
+                elif op == 0x74:  # t TUPLE
+                    if metastack:  # pop_mark(), inlined
+                        items = stack
+                        stack = metastack.pop()
+                    else:
+                        items = pop_mark()  # rebinds `stack`: never inline it into stack.append
+                    stack.append(tuple(items[:KEEP_ITEMS]))
+                elif op == 0x29:  # ) EMPTY_TUPLE
+                    stack.append(())
+                elif op == 0x4D:  # M BININT2
+                    if i + 2 <= n:
+                        stack.append(buf[i] | buf[i + 1] << 8)
+                        i += 2
+                    else:
+                        r.i = i
+                        stack.append(struct.unpack("<H", read(2))[0])
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
+                elif op == 0x89:  # NEWFALSE
+                    stack.append(False)
+                elif op == 0x85:  # TUPLE1
+                    stack.append((stack.pop() if stack else pop(),))
+                elif op == 0x51:  # Q BINPERSID
+                    pid = stack.pop() if stack else pop()
+                    a.persistent_ids.append(pid)
+                    stack.append(Persisted(pid))
                 elif op == 0x7D:  # } EMPTY_DICT
                     stack.append(PDict())
+                elif op == 0x86:  # TUPLE2
+                    if len(stack) >= 2:
+                        b = stack.pop()
+                        stack[-1] = (stack[-1], b)
+                    else:
+                        b = pop()
+                        stack.append((pop(), b))
                 elif op == 0x75:  # u SETITEMS
                     items = pop_mark()
                     if not stack:
                         raise PickleError(f"SETITEMS on an empty stack at offset {offset}")
                     set_items(stack[-1], items, "SETITEMS")
+                elif op == 0x94:  # MEMOIZE
+                    if not stack:
+                        raise PickleError(f"MEMOIZE on an empty stack at offset {offset}")
+                    memo[len(memo)] = stack[-1]
                 elif op == 0x73:  # s SETITEM
                     v = pop()
                     k = pop()
                     if not stack:
                         raise PickleError(f"SETITEM on an empty stack at offset {offset}")
                     set_items(stack[-1], [k, v], "SETITEM")
+                elif op == 0x5D:  # ] EMPTY_LIST
+                    stack.append([])
+                elif op == 0x87:  # TUPLE3
+                    c = pop()
+                    b = pop()
+                    stack.append((pop(), b, c))
                 elif op == 0x65:  # e APPENDS
                     items = pop_mark()
                     if not stack:
@@ -713,183 +756,215 @@ class PickleMachine:
                     stack.append(True)
                 elif op == 0x4E:  # N NONE
                     stack.append(None)
-                elif op == 0x47:  # G BINFLOAT
-                    stack.append(struct.unpack(">d", read(8))[0])
-                elif op == 0x93:  # STACK_GLOBAL
-                    name = pop()
-                    module = pop()
-                    if isinstance(module, str) and isinstance(name, str):
-                        stack.append(record_import(module, name, "STACK_GLOBAL"))
-                    else:
+                else:
+                    # Everything else reads through the reader's own methods.
+                    r.i = i
+                    if op == 0x62:  # b BUILD (joblib reads array data from here)
+                        state = pop()
+                        if not stack:
+                            raise PickleError(f"BUILD on an empty stack at offset {offset}")
+                        self._build(a, stack[-1], state, offset, index)
+                    elif op == 0x4A:  # J BININT
+                        stack.append(struct.unpack("<i", read(4))[0])
+                    elif op == 0x6A:  # j LONG_BINGET
+                        key = struct.unpack("<I", read(4))[0]
+                        value = memo[key] if key in memo else self._missing(a, key, offset, index)
+                        if type(value) is Global:
+                            a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                        stack.append(value)
+                    elif op == 0x72:  # r LONG_BINPUT
+                        key = struct.unpack("<I", read(4))[0]
+                        if not stack:
+                            raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
+                        memo[key] = stack[-1]
+                    elif op == 0x47:  # G BINFLOAT
+                        stack.append(struct.unpack(">d", read(8))[0])
+                    elif op == 0x93:  # STACK_GLOBAL
+                        name = pop()
+                        module = pop()
+                        if isinstance(module, str) and isinstance(name, str):
+                            stack.append(record_import(module, name, "STACK_GLOBAL"))
+                        else:
+                            a.anomalies.append(
+                                Anomaly(
+                                    "unresolvable",
+                                    f"STACK_GLOBAL with module {_describe(module)} and name "
+                                    f"{_describe(name)}",
+                                    offset,
+                                    index,
+                                )
+                            )
+                            stack.append(Unknown("unresolvable global"))
+                    elif op == 0x63:  # c GLOBAL
+                        module = read_line_text(r)
+                        name = read_line_text(r)
+                        stack.append(record_import(module, name, "GLOBAL"))
+                    elif op == 0x80:  # PROTO
+                        proto = byte()
+                        if a.protocol is None and index == 0:
+                            a.protocol = proto
+                        if proto > 5:
+                            raise PickleError(
+                                f"unsupported pickle protocol {proto} at offset {offset}"
+                            )
+                    elif op == 0x95:  # FRAME
+                        size = struct.unpack("<Q", read(8))[0]
+                        if r.size is not None and r.pos + size > r.size:
+                            raise PickleError(
+                                f"unexpected end of data: frame of {size} bytes at offset {offset}"
+                            )
+                    elif op == 0x2E:  # . STOP
+                        a.result = pop()
+                        a.stopped = True
+                        return
+                    elif op == 0x50:  # P PERSID
+                        pid_text = read_line_text(r)
+                        a.persistent_ids.append(pid_text)
+                        stack.append(Persisted(pid_text))
+                    elif op == 0x8A:  # LONG1
+                        n = byte()
+                        stack.append(int.from_bytes(read(n), "little", signed=True))
+                    elif op == 0x8B:  # LONG4
+                        n = struct.unpack("<i", read(4))[0]
+                        if n < 0:
+                            raise PickleError(f"LONG4 with negative length at offset {offset}")
+                        if n > KEEP_BYTES:
+                            r.skip(n)
+                            stack.append(Unknown("huge integer"))
+                        else:
+                            stack.append(int.from_bytes(read(n), "little", signed=True))
+                    elif op == 0x43:  # C SHORT_BINBYTES
+                        push_bytes(byte(), False)
+                    elif op == 0x42:  # B BINBYTES
+                        push_bytes(struct.unpack("<I", read(4))[0], False)
+                    elif op == 0x8E or op == 0x96:  # BINBYTES8
+                        push_bytes(struct.unpack("<Q", read(8))[0], False)
+                    elif op == 0x8D:  # BINUNICODE8
+                        push_bytes(struct.unpack("<Q", read(8))[0], True)
+                    elif op == 0x55:  # U SHORT_BINSTRING (Python 3 loads it as text)
+                        push_legacy_string(byte())
+                    elif op == 0x54:  # T BINSTRING
+                        n = struct.unpack("<i", read(4))[0]
+                        if n < 0:
+                            raise PickleError(f"BINSTRING with negative length at offset {offset}")
+                        push_legacy_string(n)
+                    elif op == 0x53:  # S STRING
+                        stack.append(_parse_string(r.readline(), offset))
+                    elif op == 0x56:  # V UNICODE
+                        try:
+                            s = codecs.decode(r.readline(), "raw-unicode-escape")
+                        except UnicodeDecodeError:
+                            raise PickleError(
+                                f"UNICODE operand at offset {offset} is malformed"
+                            ) from None
+                        stack.append(s)
+                        self._check_text(a, s, -1)
+                    elif op == 0x49:  # I INT
+                        stack.append(_parse_int(r.readline(), offset, prefixed=True))
+                    elif op == 0x4C:  # L LONG
+                        line = r.readline()
+                        line = line[:-1] if line.endswith(b"L") else line
+                        stack.append(_parse_int(line, offset, prefixed=True))
+                    elif op == 0x46:  # F FLOAT
+                        try:
+                            stack.append(float(r.readline()))
+                        except ValueError:
+                            raise PickleError(
+                                f"FLOAT operand is not a number at offset {offset}"
+                            ) from None
+                    elif op == 0x30:  # 0 POP
+                        if stack:
+                            stack.pop()
+                        else:
+                            pop_mark()
+                    elif op == 0x31:  # 1 POP_MARK
+                        pop_mark()
+                    elif op == 0x32:  # 2 DUP
+                        if not stack:
+                            raise PickleError(f"DUP on an empty stack at offset {offset}")
+                        value = stack[-1]
+                        if type(value) is Global:
+                            a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                        stack.append(value)
+                    elif op == 0x67:  # g GET
+                        key = _parse_int(r.readline(), offset)
+                        value = memo[key] if key in memo else self._missing(a, key, offset, index)
+                        if type(value) is Global:
+                            a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
+                        stack.append(value)
+                    elif op == 0x70:  # p PUT
+                        key = _parse_int(r.readline(), offset)
+                        if not stack:
+                            raise PickleError(f"PUT on an empty stack at offset {offset}")
+                        memo[key] = stack[-1]
+                    elif op == 0x6C:  # l LIST
+                        items = pop_mark()
+                        stack.append(items[:KEEP_ITEMS])
+                    elif op == 0x64:  # d DICT
+                        items = pop_mark()
+                        stack.append(
+                            PDict(list(zip(items[::2], items[1::2], strict=False))[:KEEP_ITEMS])
+                        )
+                    elif op == 0x8F:  # EMPTY_SET
+                        stack.append(set())
+                    elif op == 0x90:  # ADDITEMS
+                        pop_mark()
+                        if not stack:
+                            raise PickleError(f"ADDITEMS on an empty stack at offset {offset}")
+                        add_items(stack[-1], [], "ADDITEMS")
+                    elif op == 0x91:  # FROZENSET
+                        pop_mark()
+                        stack.append(frozenset())
+                    elif op == 0x81:  # NEWOBJ
+                        args = pop()
+                        cls = pop()
+                        stack.append(record_call(cls, args, "NEWOBJ"))
+                    elif op == 0x92:  # NEWOBJ_EX
+                        kwargs = pop()
+                        args = pop()
+                        cls = pop()
+                        stack.append(record_call(cls, (args, kwargs), "NEWOBJ_EX"))
+                    elif op == 0x69:  # i INST
+                        module = read_line_text(r)
+                        name = read_line_text(r)
+                        args = tuple(pop_mark())
+                        g = record_import(module, name, "INST")
+                        stack.append(record_call(g, args, "INST"))
+                    elif op == 0x6F:  # o OBJ
+                        items = pop_mark()
+                        if not items:
+                            raise PickleError(f"OBJ without a class at offset {offset}")
+                        stack.append(record_call(items[0], tuple(items[1:]), "OBJ"))
+                    elif op in (0x82, 0x83, 0x84):  # EXT1 EXT2 EXT4
+                        width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
+                        code = int.from_bytes(read(width), "little")
                         a.anomalies.append(
                             Anomaly(
                                 "unresolvable",
-                                f"STACK_GLOBAL with module {_describe(module)} and name "
-                                f"{_describe(name)}",
+                                f"EXT{width} extension code {code} (copyreg's extension registry)",
                                 offset,
                                 index,
                             )
                         )
-                        stack.append(Unknown("unresolvable global"))
-                elif op == 0x63:  # c GLOBAL
-                    module = read_line_text(r)
-                    name = read_line_text(r)
-                    stack.append(record_import(module, name, "GLOBAL"))
-                elif op == 0x80:  # PROTO
-                    proto = byte()
-                    if a.protocol is None and index == 0:
-                        a.protocol = proto
-                    if proto > 5:
-                        raise PickleError(f"unsupported pickle protocol {proto} at offset {offset}")
-                elif op == 0x95:  # FRAME
-                    size = struct.unpack("<Q", read(8))[0]
-                    if r.size is not None and r.pos + size > r.size:
-                        raise PickleError(
-                            f"unexpected end of data: frame of {size} bytes at offset {offset}"
-                        )
-                elif op == 0x2E:  # . STOP
-                    a.result = pop()
-                    a.stopped = True
-                    return
-                elif op == 0x50:  # P PERSID
-                    pid_text = read_line_text(r)
-                    a.persistent_ids.append(pid_text)
-                    stack.append(Persisted(pid_text))
-                elif op == 0x8A:  # LONG1
-                    n = byte()
-                    stack.append(int.from_bytes(read(n), "little", signed=True))
-                elif op == 0x8B:  # LONG4
-                    n = struct.unpack("<i", read(4))[0]
-                    if n < 0:
-                        raise PickleError(f"LONG4 with negative length at offset {offset}")
-                    if n > KEEP_BYTES:
-                        r.skip(n)
-                        stack.append(Unknown("huge integer"))
+                        stack.append(Unknown(f"extension code {code}"))
+                    elif op == 0x97:  # NEXT_BUFFER
+                        stack.append(Unknown("out-of-band buffer"))
+                    elif op == 0x98:  # READONLY_BUFFER
+                        if not stack:
+                            raise PickleError(
+                                f"READONLY_BUFFER on an empty stack at offset {offset}"
+                            )
                     else:
-                        stack.append(int.from_bytes(read(n), "little", signed=True))
-                elif op == 0x43:  # C SHORT_BINBYTES
-                    push_bytes(byte(), False)
-                elif op == 0x42:  # B BINBYTES
-                    push_bytes(struct.unpack("<I", read(4))[0], False)
-                elif op == 0x8E or op == 0x96:  # BINBYTES8
-                    push_bytes(struct.unpack("<Q", read(8))[0], False)
-                elif op == 0x8D:  # BINUNICODE8
-                    push_bytes(struct.unpack("<Q", read(8))[0], True)
-                elif op == 0x55:  # U SHORT_BINSTRING (Python 3 loads it as text)
-                    push_legacy_string(byte())
-                elif op == 0x54:  # T BINSTRING
-                    n = struct.unpack("<i", read(4))[0]
-                    if n < 0:
-                        raise PickleError(f"BINSTRING with negative length at offset {offset}")
-                    push_legacy_string(n)
-                elif op == 0x53:  # S STRING
-                    stack.append(_parse_string(r.readline(), offset))
-                elif op == 0x56:  # V UNICODE
-                    try:
-                        s = codecs.decode(r.readline(), "raw-unicode-escape")
-                    except UnicodeDecodeError:
-                        raise PickleError(
-                            f"UNICODE operand at offset {offset} is malformed"
-                        ) from None
-                    stack.append(s)
-                    self._check_text(a, s, -1)
-                elif op == 0x49:  # I INT
-                    stack.append(_parse_int(r.readline(), offset, prefixed=True))
-                elif op == 0x4C:  # L LONG
-                    line = r.readline()
-                    line = line[:-1] if line.endswith(b"L") else line
-                    stack.append(_parse_int(line, offset, prefixed=True))
-                elif op == 0x46:  # F FLOAT
-                    try:
-                        stack.append(float(r.readline()))
-                    except ValueError:
-                        raise PickleError(
-                            f"FLOAT operand is not a number at offset {offset}"
-                        ) from None
-                elif op == 0x30:  # 0 POP
-                    if stack:
-                        stack.pop()
-                    else:
-                        pop_mark()
-                elif op == 0x31:  # 1 POP_MARK
-                    pop_mark()
-                elif op == 0x32:  # 2 DUP
-                    if not stack:
-                        raise PickleError(f"DUP on an empty stack at offset {offset}")
-                    value = stack[-1]
-                    if type(value) is Global:
-                        a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
-                    stack.append(value)
-                elif op == 0x67:  # g GET
-                    key = _parse_int(r.readline(), offset)
-                    value = memo[key] if key in memo else self._missing(a, key, offset, index)
-                    if type(value) is Global:
-                        a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
-                    stack.append(value)
-                elif op == 0x70:  # p PUT
-                    key = _parse_int(r.readline(), offset)
-                    if not stack:
-                        raise PickleError(f"PUT on an empty stack at offset {offset}")
-                    memo[key] = stack[-1]
-                elif op == 0x6C:  # l LIST
-                    items = pop_mark()
-                    stack.append(items[:KEEP_ITEMS])
-                elif op == 0x64:  # d DICT
-                    items = pop_mark()
-                    stack.append(
-                        PDict(list(zip(items[::2], items[1::2], strict=False))[:KEEP_ITEMS])
-                    )
-                elif op == 0x8F:  # EMPTY_SET
-                    stack.append(set())
-                elif op == 0x90:  # ADDITEMS
-                    pop_mark()
-                    if not stack:
-                        raise PickleError(f"ADDITEMS on an empty stack at offset {offset}")
-                    add_items(stack[-1], [], "ADDITEMS")
-                elif op == 0x91:  # FROZENSET
-                    pop_mark()
-                    stack.append(frozenset())
-                elif op == 0x81:  # NEWOBJ
-                    args = pop()
-                    cls = pop()
-                    stack.append(record_call(cls, args, "NEWOBJ"))
-                elif op == 0x92:  # NEWOBJ_EX
-                    kwargs = pop()
-                    args = pop()
-                    cls = pop()
-                    stack.append(record_call(cls, (args, kwargs), "NEWOBJ_EX"))
-                elif op == 0x69:  # i INST
-                    module = read_line_text(r)
-                    name = read_line_text(r)
-                    args = tuple(pop_mark())
-                    g = record_import(module, name, "INST")
-                    stack.append(record_call(g, args, "INST"))
-                elif op == 0x6F:  # o OBJ
-                    items = pop_mark()
-                    if not items:
-                        raise PickleError(f"OBJ without a class at offset {offset}")
-                    stack.append(record_call(items[0], tuple(items[1:]), "OBJ"))
-                elif op in (0x82, 0x83, 0x84):  # EXT1 EXT2 EXT4
-                    width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
-                    code = int.from_bytes(read(width), "little")
-                    a.anomalies.append(
-                        Anomaly(
-                            "unresolvable",
-                            f"EXT{width} extension code {code} (copyreg's extension registry)",
-                            offset,
-                            index,
-                        )
-                    )
-                    stack.append(Unknown(f"extension code {code}"))
-                elif op == 0x97:  # NEXT_BUFFER
-                    stack.append(Unknown("out-of-band buffer"))
-                elif op == 0x98:  # READONLY_BUFFER
-                    if not stack:
-                        raise PickleError(f"READONLY_BUFFER on an empty stack at offset {offset}")
-                else:
-                    raise PickleError(f"invalid opcode 0x{op:02x} at offset {offset}")
+                        raise PickleError(f"invalid opcode 0x{op:02x} at offset {offset}")
+                    buf, i, n, base = r.buf, r.i, r.n, r.base
         finally:
-            a.opcodes = done  # read by credibility checks after errors
+            a.opcodes = index + 1  # read by credibility checks after errors
+            # Positions only move forward. While the reader still holds our buffer at our base,
+            # the further of `r.i` and `i` is where reading stopped: `i` when the first chain
+            # raised, `r.i` when the reader's own methods (or a nested stream) moved on. If the
+            # buffer was replaced, the reader raised mid-refill and its own position stands.
+            if r.buf is buf and r.base == base and r.i < i:
+                r.i = i
 
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod
