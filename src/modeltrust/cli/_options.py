@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -68,3 +69,26 @@ def fail_on_option(default: str = "high") -> Callable[[F], F]:
 
 def debug_option() -> Callable[[F], F]:
     return click.option("--debug", is_flag=True, envvar="MODELTRUST_DEBUG", help="Show tracebacks.")
+
+
+def max_depth_option(envvar: str, help: str) -> Callable[[F], F]:
+    """``--max-depth``: generations of base models to follow (each command its own variable)."""
+    return click.option(
+        "--max-depth",
+        type=click.IntRange(min=0),
+        default=10,
+        show_default=True,
+        envvar=envvar,
+        help=help,
+    )
+
+
+def models_dir_option() -> Callable[[F], F]:
+    return click.option(
+        "--models-dir",
+        "models_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="MODELTRUST_MODELS_DIR",
+        help="A folder holding base models of a local model (org/name or org--name); repeatable.",
+    )

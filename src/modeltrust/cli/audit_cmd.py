@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
-from modeltrust.cli._options import debug_option, format_option, output_option
+from modeltrust.cli._options import (
+    debug_option,
+    format_option,
+    max_depth_option,
+    models_dir_option,
+    output_option,
+)
 from modeltrust.errors import ReportError, UsageError
 
 if TYPE_CHECKING:
@@ -98,22 +104,10 @@ def _names(text: str | None) -> tuple[str, ...]:
     envvar="MODELTRUST_POSITIVE_LABEL",
     help="Fairness data: the favourable label value (unless labels are 0/1).",
 )
-@click.option(
-    "--max-depth",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    envvar="MODELTRUST_AUDIT_MAX_DEPTH",
-    help="Generations of base models to follow for licences and lineage.",
+@max_depth_option(
+    "MODELTRUST_AUDIT_MAX_DEPTH", "Generations of base models to follow for licences and lineage."
 )
-@click.option(
-    "--models-dir",
-    "models_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MODELTRUST_MODELS_DIR",
-    help="A folder holding base models of a local model (org/name or org--name); repeatable.",
-)
+@models_dir_option()
 @click.option(
     "--jobs",
     "-j",

@@ -9,7 +9,7 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_OK, _output
-from modeltrust.cli._options import debug_option, output_option
+from modeltrust.cli._options import debug_option, max_depth_option, models_dir_option, output_option
 
 
 class BomFormat(StrEnum):
@@ -37,22 +37,10 @@ class BomFormat(StrEnum):
     envvar="MODELTRUST_BOM_HASH",
     help="Hash files whose SHA-256 the source does not report (every file of a local folder).",
 )
-@click.option(
-    "--max-depth",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    envvar="MODELTRUST_BOM_MAX_DEPTH",
-    help="Generations of base models to follow for the lineage (pedigree).",
+@max_depth_option(
+    "MODELTRUST_BOM_MAX_DEPTH", "Generations of base models to follow for the lineage (pedigree)."
 )
-@click.option(
-    "--models-dir",
-    "models_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MODELTRUST_MODELS_DIR",
-    help="A folder holding base models of a local model (org/name or org--name); repeatable.",
-)
+@models_dir_option()
 @debug_option()
 def bom(
     target: str,

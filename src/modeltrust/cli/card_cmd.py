@@ -14,6 +14,8 @@ from modeltrust.cli._options import (
     debug_option,
     fail_on_option,
     format_option,
+    max_depth_option,
+    models_dir_option,
     output_option,
 )
 from modeltrust.errors import ReportError
@@ -51,22 +53,10 @@ class CardFormat(StrEnum):
 @format_option(CardFormat, "MODELTRUST_CARD_FORMAT")
 @output_option()
 @fail_on_option("medium")
-@click.option(
-    "--max-depth",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    envvar="MODELTRUST_CARD_MAX_DEPTH",
-    help="Generations of base models to follow for licences and lineage.",
+@max_depth_option(
+    "MODELTRUST_CARD_MAX_DEPTH", "Generations of base models to follow for licences and lineage."
 )
-@click.option(
-    "--models-dir",
-    "models_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MODELTRUST_MODELS_DIR",
-    help="A folder holding base models of a local model (org/name or org--name); repeatable.",
-)
+@models_dir_option()
 @debug_option()
 def card(
     target: str,

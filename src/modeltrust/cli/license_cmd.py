@@ -16,6 +16,8 @@ from modeltrust.cli._options import (
     debug_option,
     fail_on_option,
     format_option,
+    max_depth_option,
+    models_dir_option,
     output_option,
 )
 from modeltrust.errors import ReportError
@@ -79,22 +81,8 @@ class LicenseFormat(StrEnum):
     envvar="MODELTRUST_DISTRIBUTION",
     help="distribute: you ship the weights; hosted: a service others use; internal: in-house.",
 )
-@click.option(
-    "--max-depth",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    envvar="MODELTRUST_LICENSE_MAX_DEPTH",
-    help="Generations of base models to follow.",
-)
-@click.option(
-    "--models-dir",
-    "models_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MODELTRUST_MODELS_DIR",
-    help="A folder holding base models of a local model (org/name or org--name); repeatable.",
-)
+@max_depth_option("MODELTRUST_LICENSE_MAX_DEPTH", "Generations of base models to follow.")
+@models_dir_option()
 @format_option(LicenseFormat, "MODELTRUST_LICENSE_FORMAT")
 @output_option()
 @fail_on_option()
