@@ -6,11 +6,12 @@ here is a *necessary* condition of its scanner's own ``sniff``: when it says no,
 have said no too (tests check this over every sample). When it says yes, the registry imports the
 scanner and asks its real ``sniff``.
 
-This module must stay light: the standard library's ``re`` and ``struct``, nothing else.
+This module must stay light: the standard library's ``os``, ``re`` and ``struct``, nothing else.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 
@@ -134,8 +135,6 @@ def find(blob: Blob, pattern: re.Pattern[bytes], limit: int) -> bool:
 def hdf5_superblock(blob: Blob, head: bytes) -> int | None:
     """Where the HDF5 signature is: 0, or the size of the user block before it (only probed
     for files on disk, where a few positioned reads are cheap)."""
-    import os
-
     if head.startswith(HDF5_MAGIC):
         return 0
     if not isinstance(blob, FileBlob) or blob.size is None:
