@@ -18,7 +18,7 @@ from modeltrust.errors import AccessDeniedError, SourceError
 from modeltrust.findings import Location
 from modeltrust.rules import GGUF_MALFORMED
 from modeltrust.scanners.gguf import GgufScanner
-from modeltrust.scanners.interface import Blob, Limits, MiB, ScanContext
+from modeltrust.scanners.interface import Blob, Limits, MiB, PositionedReader, ScanContext
 from modeltrust.sources.interface import Source
 
 MAX_HEADER_BYTES = 64 * MiB
@@ -76,46 +76,26 @@ class _Budget:
     capped: bool = False
 
 
-class _RangeReader(io.RawIOBase):
+class _RangeReader(PositionedReader):
     """A seekable, read-only file over ``source.read_range``. Past the budget, reads return
     nothing, which the parser reports as a file that ends early; ``capped`` tells them apart."""
 
     def __init__(self, source: Source, path: str, size: int, budget: _Budget) -> None:
+        super().__init__(size)
         self._source = source
         self._path = path
-        self._size = size
         self._budget = budget
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            self._pos = offset
-        elif whence == io.SEEK_CUR:
-            self._pos += offset
-        else:
-            self._pos = self._size + offset
-        self._pos = max(0, self._pos)
-        return self._pos
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), self._size - self._pos, self._budget.left)
+        want = min(len(buffer), self.size - self.pos, self._budget.left)
         if want <= 0:
-            if self._pos < self._size and len(buffer):
+            if self.pos < self.size and len(buffer):
                 self._budget.capped = True
             return 0
-        data = self._source.read_range(self._path, self._pos, want)
+        data = self._source.read_range(self._path, self.pos, want)
         self._budget.left -= len(data)
         buffer[: len(data)] = data
-        self._pos += len(data)
+        self.pos += len(data)
         return len(data)
 
 

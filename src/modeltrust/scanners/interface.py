@@ -129,14 +129,14 @@ class FileBlob(Blob):
         return SliceBlob(self.path, offset, length, location)
 
 
-class _Window(io.RawIOBase):
-    """A read-only view of ``length`` bytes of a file from ``offset`` (positioned reads)."""
+class PositionedReader(io.RawIOBase):
+    """A seekable, read-only raw stream of ``size`` bytes served by positioned reads: subclasses
+    implement :meth:`readinto` from ``self.pos``. Used for file windows here and for byte ranges
+    fetched from a Hub repo (licences' GGUF header reader)."""
 
-    def __init__(self, path: str, offset: int, length: int) -> None:
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self._start = offset
-        self._length = length
-        self._pos = 0
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pos = 0
 
     def readable(self) -> bool:
         return True
@@ -144,28 +144,37 @@ class _Window(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), self._length - self._pos)
-        if want <= 0:
-            return 0
-        data = os.pread(self._fd, want, self._start + self._pos)
-        got = len(data)
-        buffer[:got] = data
-        self._pos += got
-        return got
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
-            self._pos = offset
+            self.pos = offset
         elif whence == io.SEEK_CUR:
-            self._pos += offset
+            self.pos += offset
         else:
-            self._pos = self._length + offset
-        self._pos = max(0, self._pos)
-        return self._pos
+            self.pos = self.size + offset
+        self.pos = max(0, self.pos)
+        return self.pos
 
     def tell(self) -> int:
-        return self._pos
+        return self.pos
+
+
+class _Window(PositionedReader):
+    """A read-only view of ``length`` bytes of a file from ``offset`` (positioned reads)."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        super().__init__(length)
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._start = offset
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self.size - self.pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._start + self.pos)
+        got = len(data)
+        buffer[:got] = data
+        self.pos += got
+        return got
 
     def close(self) -> None:
         if not self.closed:
