@@ -104,6 +104,35 @@ class Finding:
             "references": list(self.references),
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """Every field as plain JSON data, for :meth:`from_record` to rebuild exactly (the
+        result cache stores these; scanner processes send them to the process that reports)."""
+        loc = self.location
+        return {
+            "rule_id": self.rule_id,
+            "severity": int(self.severity),
+            "title": self.title,
+            "message": self.message,
+            "location": [loc.path, list(loc.members), loc.offset, loc.opcode_index],
+            "evidence": self.evidence,
+            "remediation": self.remediation,
+            "references": list(self.references),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Finding:
+        path, members, offset, opcode_index = record["location"]
+        return cls(
+            rule_id=str(record["rule_id"]),
+            severity=Severity(int(record["severity"])),
+            title=str(record["title"]),
+            message=str(record["message"]),
+            location=Location(str(path), tuple(members), offset, opcode_index),
+            evidence=record["evidence"],
+            remediation=str(record["remediation"]),
+            references=tuple(record["references"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ScannedFile:
@@ -119,6 +148,26 @@ class ScannedFile:
     formats: tuple[str, ...]
     sha256: str | None = None
     facts: tuple[tuple[str, str], ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON data for :meth:`from_record` (see :meth:`Finding.to_record`)."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "formats": list(self.formats),
+            "sha256": self.sha256,
+            "facts": [list(p) for p in self.facts],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ScannedFile:
+        return cls(
+            str(record["path"]),
+            int(record["size"]),
+            tuple(str(x) for x in record["formats"]),
+            record["sha256"],
+            tuple((str(k), str(v)) for k, v in record["facts"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from modeltrust import __version__
-from modeltrust.findings import Finding, Location, ScannedFile, Severity
+from modeltrust.findings import Finding, ScannedFile
 from modeltrust.rules import ALL_RULES
 
 log = logging.getLogger(__name__)
@@ -167,57 +167,11 @@ class ResultCache:
 
 
 def _encode(file: ScannedFile, findings: tuple[Finding, ...]) -> dict[str, Any]:
-    return {
-        "file": {
-            "path": file.path,
-            "size": file.size,
-            "formats": list(file.formats),
-            "sha256": file.sha256,
-            "facts": [list(p) for p in file.facts],
-        },
-        "findings": [
-            {
-                "rule_id": f.rule_id,
-                "severity": int(f.severity),
-                "title": f.title,
-                "message": f.message,
-                "location": [
-                    f.location.path,
-                    list(f.location.members),
-                    f.location.offset,
-                    f.location.opcode_index,
-                ],
-                "evidence": f.evidence,
-                "remediation": f.remediation,
-                "references": list(f.references),
-            }
-            for f in findings
-        ],
-    }
+    return {"file": file.to_record(), "findings": [f.to_record() for f in findings]}
 
 
 def _decode(doc: dict[str, Any]) -> CachedScan:
-    fd = doc["file"]
-    file = ScannedFile(
-        str(fd["path"]),
-        int(fd["size"]),
-        tuple(str(x) for x in fd["formats"]),
-        fd["sha256"],
-        tuple((str(k), str(v)) for k, v in fd["facts"]),
+    return CachedScan(
+        ScannedFile.from_record(doc["file"]),
+        tuple(Finding.from_record(f) for f in doc["findings"]),
     )
-    findings = []
-    for f in doc["findings"]:
-        path, members, offset, opcode = f["location"]
-        findings.append(
-            Finding(
-                rule_id=str(f["rule_id"]),
-                severity=Severity(int(f["severity"])),
-                title=str(f["title"]),
-                message=str(f["message"]),
-                location=Location(str(path), tuple(members), offset, opcode),
-                evidence=f["evidence"],
-                remediation=str(f["remediation"]),
-                references=tuple(f["references"]),
-            )
-        )
-    return CachedScan(file, tuple(findings))

@@ -31,10 +31,12 @@ from modeltrust.scanners.interface import (
     LimitExceeded,
     Limits,
     MiB,
+    ReadAt,
     ScanContext,
     Scanner,
     SliceBlob,
     StreamBlob,
+    random_access,
     window_of,
 )
 from modeltrust.scanners.pickle import scan_pickle_blob
@@ -379,6 +381,13 @@ _EOCD64 = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _STORAGE_MEMBER = re.compile(r"(?:^|/)data/\d+$")
+_DRIVE = re.compile(r"[A-Za-z]:")
+_CENTRAL_RECORD = struct.Struct("<HHHHIIIHHHHHII")
+"""A central directory record from its flags field (byte 8) to the local header offset."""
+_LOCAL_RECORD = struct.Struct("<HHHHIIIHH")
+"""A local file header from its flags field (byte 6) to the extra field's length."""
+_ZIP_TAIL = 65_557 + 20
+"""How far from the end a zip's end record can be: its comment, the record, the zip64 locator."""
 
 
 @dataclass(slots=True)
@@ -392,6 +401,7 @@ class ZipEntry:
     header_offset: int
     data_offset: int = 0
     local_name: str = ""
+    local_flags: int = 0
     head: bytes = b""
     """The member's first bytes as stored (a sniff without another read)."""
 
@@ -433,59 +443,76 @@ def read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
 
 def _read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
     size = blob.size or 0
-    tail = blob.tail(min(size, 65_557 + 20))
-    at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
-        raise CorruptData("no end-of-central-directory record")
-    eocd_pos = size - len(tail) + at
-    (_, _, _, total, cd_size, cd_offset, _) = struct.unpack_from("<HHHHIIH", tail, at + 4)
-    notes: list[str] = []
-    cd_end = eocd_pos
-    if at >= 20 and tail[at - 20 : at - 16] == _EOCD64_LOCATOR:
-        (eocd64_pos,) = struct.unpack_from("<Q", tail, at - 12)
-        with blob.open() as f:
-            f.seek(eocd64_pos)
-            rec = f.read(56)
-        if len(rec) < 56 or not rec.startswith(_EOCD64):
-            raise CorruptData("the zip64 end-of-central-directory record is missing")
-        total, cd_size, cd_offset = struct.unpack_from("<QQQ", rec, 32)
-        cd_end = eocd64_pos
-    shift = cd_end - cd_size - cd_offset
-    if shift < 0 or cd_offset + cd_size > size:
-        raise CorruptData("the central directory lies outside the file")
-    if shift:
-        notes.append(f"{shift} bytes precede the archive")
-    entries: list[ZipEntry] = []
-    with blob.open() as f:
-        f.seek(cd_offset + shift)
-        cd = f.read(cd_size)
-        pos = 0
-        while pos + 46 <= len(cd) and cd[pos : pos + 4] == _CENTRAL:
-            (flags, method, _, _, crc, csize, usize, nlen, xlen, clen) = struct.unpack_from(
-                "<HHHHIIIHHH", cd, pos + 8
-            )
-            (offset,) = struct.unpack_from("<I", cd, pos + 42)
-            name = cd[pos + 46 : pos + 46 + nlen].decode("utf-8", "replace")
-            entry = ZipEntry(name, method, flags, crc, csize, usize, offset)
-            _zip64_extra(cd[pos + 46 + nlen : pos + 46 + nlen + xlen], entry)
-            entry.header_offset += shift
-            entries.append(entry)
-            pos += 46 + nlen + xlen + clen
+    with random_access(blob) as read_at:
+        tail = read_at(max(0, size - _ZIP_TAIL), _ZIP_TAIL)
+        at = tail.rfind(_EOCD)
+        if at < 0 or len(tail) - at < 22:
+            raise CorruptData("no end-of-central-directory record")
+        eocd_pos = size - len(tail) + at
+        (_, _, _, total, cd_size, cd_offset, _) = struct.unpack_from("<HHHHIIH", tail, at + 4)
+        notes: list[str] = []
+        cd_end = eocd_pos
+        if at >= 20 and tail[at - 20 : at - 16] == _EOCD64_LOCATOR:
+            (eocd64_pos,) = struct.unpack_from("<Q", tail, at - 12)
+            rec = read_at(eocd64_pos, 56)
+            if len(rec) < 56 or not rec.startswith(_EOCD64):
+                raise CorruptData("the zip64 end-of-central-directory record is missing")
+            total, cd_size, cd_offset = struct.unpack_from("<QQQ", rec, 32)
+            cd_end = eocd64_pos
+        shift = cd_end - cd_size - cd_offset
+        if shift < 0 or cd_offset + cd_size > size:
+            raise CorruptData("the central directory lies outside the file")
+        if shift:
+            notes.append(f"{shift} bytes precede the archive")
+        entries = _central_entries(read_at(cd_offset + shift, cd_size), shift)
         if len(entries) != total and total != 0xFFFF:
             notes.append(f"the directory lists {len(entries)} members, its end record {total}")
         for entry in entries:
-            f.seek(entry.header_offset)
-            local = f.read(30)
-            if len(local) < 30 or not local.startswith(_LOCAL):
-                raise CorruptData(f"member {entry.name!r} has no local header")
-            lflags, _, _, _, _, _, _, nlen, xlen = struct.unpack_from("<HHHHIIIHH", local, 6)
-            entry.local_name = f.read(nlen).decode("utf-8", "replace")
-            entry.data_offset = entry.header_offset + 30 + nlen + xlen
-            f.seek(entry.data_offset)
-            entry.head = f.read(min(_HEAD, entry.compressed_size))
-            if lflags != entry.flags:
+            _read_local_header(read_at, entry)
+            if entry.local_flags != entry.flags:
                 notes.append(f"member {entry.name!r}: local and central flag bits differ")
     return entries, notes
+
+
+def _central_entries(cd: bytes, shift: int) -> list[ZipEntry]:
+    entries: list[ZipEntry] = []
+    unpack = _CENTRAL_RECORD.unpack_from
+    pos = 0
+    while pos + 46 <= len(cd) and cd.startswith(_CENTRAL, pos):
+        (flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, offset) = unpack(
+            cd, pos + 8
+        )
+        end = pos + 46 + nlen
+        name = cd[pos + 46 : end].decode("utf-8", "replace")
+        entry = ZipEntry(name, method, flags, crc, csize, usize, offset)
+        if xlen:
+            _zip64_extra(cd[end : end + xlen], entry)
+        entry.header_offset += shift
+        entries.append(entry)
+        pos = end + xlen + clen
+    return entries
+
+
+def _read_local_header(read_at: ReadAt, entry: ZipEntry) -> None:
+    """The member's local header, its name there, where its data starts and its first bytes,
+    in one read when the header is of usual size (torch pads the local extra field to align
+    the data, so up to 128 bytes of it are expected)."""
+    want = min(_HEAD, entry.compressed_size)
+    guess = 30 + len(entry.name) + 128
+    local = read_at(entry.header_offset, guess + want)
+    if len(local) < 30 or not local.startswith(_LOCAL):
+        raise CorruptData(f"member {entry.name!r} has no local header")
+    lflags, _, _, _, _, _, _, nlen, xlen = _LOCAL_RECORD.unpack_from(local, 6)
+    skip = 30 + nlen + xlen
+    if len(local) < 30 + nlen:
+        local = read_at(entry.header_offset, skip + want)
+    entry.local_name = local[30 : 30 + nlen].decode("utf-8", "replace")
+    entry.local_flags = lflags
+    entry.data_offset = entry.header_offset + skip
+    if skip + want <= len(local):
+        entry.head = local[skip : skip + want]
+    else:
+        entry.head = read_at(entry.data_offset, want)
 
 
 def read_local_headers(blob: Blob, limit: int) -> list[ZipEntry]:
@@ -505,6 +532,7 @@ def read_local_headers(blob: Blob, limit: int) -> list[ZipEntry]:
             name = f.read(nlen).decode("utf-8", "replace")
             entry = ZipEntry(name, method, flags, crc, csize, usize, pos, pos + 30 + nlen + xlen)
             entry.local_name = name
+            entry.local_flags = flags
             if flags & 0x08 and csize == 0:
                 break  # sizes only in a trailing data descriptor: cannot walk on
             entries.append(entry)
@@ -637,24 +665,28 @@ class ZipScanner(Scanner):
     def _member(
         self, blob: Blob, entry: ZipEntry, ctx: ScanContext, is_torch: bool, budget: Budget
     ) -> None:
-        loc = blob.location.inner(entry.name)
         name = entry.name
-        if name.startswith("/") or ".." in name.split("/") or re.match(r"^[A-Za-z]:", name):
+        if name.startswith("/") or ".." in name.split("/") or _DRIVE.match(name):
             ctx.report(
                 rules.ARC_PATH_TRAVERSAL.finding(
-                    loc, f"Member name {name!r} points outside the folder it is extracted to."
+                    blob.location.inner(name),
+                    f"Member name {name!r} points outside the folder it is extracted to.",
                 )
             )
         size = blob.size or 0
         length = max(0, min(entry.compressed_size, size - entry.data_offset))
+        if entry.method == 0 and is_torch and _STORAGE_MEMBER.search(name):
+            # Raw tensor bytes: torch never unpickles them. Only a real pickle is reported, so
+            # the common case costs no more than this look at the first byte.
+            if entry.head[:1] == b"\x80":
+                inner = window_of(blob, entry.data_offset, length, blob.location.inner(name))
+                if inner is not None:
+                    scan_pickle_blob(inner, ctx, strict=True)
+            return
+        loc = blob.location.inner(name)
         if entry.method == 0:
             inner = window_of(blob, entry.data_offset, length, loc)
             if inner is None:
-                return
-            if is_torch and _STORAGE_MEMBER.search(name):
-                # Raw tensor bytes: torch never unpickles them. Only a real pickle is reported.
-                if entry.head[:1] == b"\x80":
-                    scan_pickle_blob(inner, ctx, strict=True)
                 return
             if isinstance(inner, SliceBlob):
                 inner.head_cache = entry.head

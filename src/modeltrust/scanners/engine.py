@@ -7,6 +7,7 @@ MT-INT-001 and the scan goes on.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -101,24 +102,39 @@ class _Target:
 
 
 PARALLEL_MIN_FILES = 8
+"""Fewer files than this are scanned in-process: starting workers would cost more."""
 READ_WHOLE = 2 * MiB
 """Files up to this size are read in one go and then scanned from memory."""
-"""Fewer files than this are scanned in-process: starting workers would cost more."""
-
-_worker_engine: Engine | None = None
 
 
-def _scan_in_worker(target: _Target, sha256: bool) -> tuple[ScannedFile, list[Finding]]:
-    if _worker_engine is None:  # pragma: no cover - set before the pool forks
-        raise RuntimeError("worker started without an engine")
-    return _worker_engine.scan_file(target.path, target.display, target.size, sha256=sha256)
+def _encode_result(result: tuple[ScannedFile, list[Finding]]) -> bytes:
+    scanned, findings = result
+    record = {"file": scanned.to_record(), "findings": [f.to_record() for f in findings]}
+    return json.dumps(record).encode()
+
+
+def _decode_result(data: bytes) -> tuple[ScannedFile, list[Finding]]:
+    record = json.loads(data)
+    findings = [Finding.from_record(f) for f in record["findings"]]
+    return ScannedFile.from_record(record["file"]), findings
+
+
+def _lost_file(target: _Target, status: str) -> tuple[ScannedFile, list[Finding]]:
+    """The result for a file whose worker process died before it finished."""
+    finding = rules.INT_SCANNER_CRASH.finding(
+        Location(target.display),
+        f"The worker process scanning '{target.display}' ended before it finished ({status}); "
+        "the file was not fully analysed. Scan it alone with --jobs 1 to see the cause.",
+        evidence=status,
+    )
+    return ScannedFile(target.display, target.size, ("unknown",), None, ()), [finding]
 
 
 class Engine:
     """Scans blobs with a fixed set of scanners and limits.
 
-    ``jobs`` worker processes scan files in parallel (0: one per CPU). Workers are forked, so
-    they share the scanners already loaded; each file is still read by exactly one process.
+    ``jobs`` processes scan files in parallel (0: one per CPU): this one and ``jobs - 1`` forked
+    workers, which share the scanners already loaded; each file is read by exactly one process.
     """
 
     def __init__(
@@ -263,27 +279,27 @@ class Engine:
                 if on_file is not None:
                     on_file(t.display, t.size)
             return out
-        import multiprocessing  # only a parallel scan pays for these imports
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from modeltrust.scanners.parallel import ForkPool
 
-        global _worker_engine  # handed to forked workers, never shared otherwise
-        _worker_engine = self
         results: dict[int, tuple[ScannedFile, list[Finding]]] = {}
         # Largest files first, so one big checkpoint does not start last and finish alone.
         order = sorted(range(len(walked)), key=lambda i: -walked[i].size)
-        ctx = multiprocessing.get_context("fork")
-        try:
-            with ProcessPoolExecutor(
-                max_workers=min(self.jobs, len(walked)), mp_context=ctx
-            ) as pool:
-                futures = {pool.submit(_scan_in_worker, walked[i], sha256): i for i in order}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    results[i] = future.result()
-                    if on_file is not None:
-                        on_file(walked[i].display, walked[i].size)
-        finally:
-            _worker_engine = None
+
+        def work(position: int) -> tuple[ScannedFile, list[Finding]]:
+            t = walked[order[position]]
+            return self.scan_file(t.path, t.display, t.size, sha256=sha256)
+
+        def done(position: int, result: tuple[ScannedFile, list[Finding]]) -> None:
+            i = order[position]
+            results[i] = result
+            if on_file is not None:
+                on_file(walked[i].display, walked[i].size)
+
+        workers = min(self.jobs, len(walked)) - 1  # this process scans too
+        pool = ForkPool(work, done, workers, encode=_encode_result, decode=_decode_result)
+        for lost in pool.run(len(walked)):
+            t = walked[order[lost.position]]
+            done(lost.position, _lost_file(t, lost.status))
         return [results[i] for i in range(len(walked))]
 
     def _walk(

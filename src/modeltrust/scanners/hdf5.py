@@ -250,7 +250,7 @@ class _Result:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "findings": [_finding_to_dict(f) for f in self.findings],
+                "findings": [f.to_record() for f in self.findings],
                 "formats": self.formats,
                 "facts": self.facts,
                 "limit": self.limit,
@@ -261,32 +261,11 @@ class _Result:
     def from_json(cls, text: str) -> _Result:
         doc = json.loads(text)
         return cls(
-            [_finding_from_dict(f) for f in doc["findings"]],
+            [Finding.from_record(f) for f in doc["findings"]],
             list(doc["formats"]),
             dict(doc["facts"]),
             doc["limit"],
         )
-
-
-def _finding_to_dict(f: Finding) -> dict[str, Any]:
-    loc = f.location
-    return {
-        "rule_id": f.rule_id,
-        "severity": int(f.severity),
-        "message": f.message,
-        "evidence": f.evidence,
-        "location": [loc.path, list(loc.members), loc.offset, loc.opcode_index],
-    }
-
-
-def _finding_from_dict(d: dict[str, Any]) -> Finding:
-    path, members, offset, opcode_index = d["location"]
-    return rules.RULES_BY_ID[d["rule_id"]].finding(
-        Location(path, tuple(members), offset, opcode_index),
-        d["message"],
-        evidence=d["evidence"],
-        severity=Severity(d["severity"]),
-    )
 
 
 def _read_file(h5py: Any, blob: Blob, limits: Limits) -> _Result:

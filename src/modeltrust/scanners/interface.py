@@ -237,6 +237,37 @@ class StreamBlob(Blob):
         return self._opener()
 
 
+ReadAt = Callable[[int, int], bytes]
+"""``read_at(offset, n)``: up to ``n`` bytes from ``offset`` (fewer at the end)."""
+
+
+@contextmanager
+def random_access(blob: Blob) -> Iterator[ReadAt]:
+    """Positioned reads on a seekable blob, for formats read out of order (a zip's directory and
+    headers): slices of bytes already in memory, ``pread`` on one descriptor for files, and a
+    seek and a read on anything else."""
+    data = blob.data if isinstance(blob, FileBlob | BytesBlob) else None
+    if data is not None:
+        yield lambda offset, n: data[offset : offset + n]
+        return
+    if isinstance(blob, FileBlob | SliceBlob):
+        start = blob.offset if isinstance(blob, SliceBlob) else 0
+        end = blob.size if blob.size is not None else 1 << 62
+        fd = os.open(blob.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            yield lambda offset, n: os.pread(fd, max(0, min(n, end - offset)), start + offset)
+        finally:
+            os.close(fd)
+        return
+    with blob.open() as f:
+
+        def read_at(offset: int, n: int) -> bytes:
+            f.seek(offset)
+            return f.read(n)
+
+        yield read_at
+
+
 def window_of(blob: Blob, offset: int, length: int, location: Location) -> Blob | None:
     """A sub-range of a seekable blob as a blob of its own, or None if the blob cannot seek."""
     if isinstance(blob, FileBlob | SliceBlob | BytesBlob):
