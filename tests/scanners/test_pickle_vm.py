@@ -193,6 +193,16 @@ def test_memo_limit() -> None:
     assert a.limit is not None and "memo" in a.limit
 
 
+@pytest.mark.parametrize("put", [b"q\x00", b"r\x00\x00\x00\x00"])
+def test_limits_hold_when_fused_memo_puts_step_over_the_check(put: bytes) -> None:
+    """EMPTY_DICT takes the BINPUT after it in the same step, so the opcode index moves by two:
+    with PROTO first, every step ends on an even index and never on the 1023rd opcode."""
+    data = b"\x80\x02" + (b"}" + put) * 3000 + b"."
+    a = run(data, Limits(max_stack=100))
+    assert a.limit is not None and "values on the stack" in a.limit
+    assert a.opcodes < 1100
+
+
 def test_mark_depth_limit() -> None:
     a = run(b"(" * 3000 + b".", Limits(max_stack=100))
     assert a.limit is not None

@@ -32,7 +32,7 @@ from modeltrust.scanners.interface import (
     Scanner,
     spooled,
 )
-from modeltrust.scanners.registry import load_scanners
+from modeltrust.scanners.registry import load_scanners, sniff_steps
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class Engine:
         jobs: int = 1,
     ) -> None:
         self.scanners = tuple(scanners) if scanners is not None else load_scanners()
+        self._steps = sniff_steps(self.scanners)
         self.limits = limits or Limits()
         self.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
 
@@ -156,7 +157,7 @@ class Engine:
             rule = rules.ARC_LIMIT if isinstance(e, LimitExceeded) else rules.ARC_MALFORMED
             ctx.report(rule.finding(blob.location, f"Could not read the content: {e}."))
             return True
-        candidates = [s for s in self.scanners if s.sniff(head, blob)]
+        candidates = [s for first, then, s in self._steps if first(head, blob) and then(head, blob)]
         if not blob.seekable and any(s.needs_seek for s in candidates):
             try:
                 with spooled(blob, self.limits.max_decompressed) as copy:

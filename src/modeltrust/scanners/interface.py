@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -349,6 +348,8 @@ class ScanContext:
 @contextmanager
 def spooled(blob: Blob, limit: int) -> Iterator[FileBlob]:
     """A forward-only blob copied to a temporary file, for formats read out of order (zip)."""
+    import tempfile  # rarely needed, and it costs more to import than a small scan
+
     with tempfile.TemporaryDirectory(prefix="modeltrust-") as tmp:
         path = Path(tmp) / "spool"
         size = 0

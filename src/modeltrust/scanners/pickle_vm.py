@@ -575,16 +575,23 @@ class PickleMachine:
         # touch the reader through the rare refill fallbacks (`r.i = i` first, then reload);
         # everything else runs in the `else:` chain, which hands the position to the reader
         # first and takes it back afterwards. The `finally` reconciles the two on the way out.
+        #
+        # The opcodes that push a value torch (and pickle at protocol 2+) always memoizes next
+        # take a following BINPUT or LONG_BINPUT with them ("fused"), saving that opcode a trip
+        # round the loop. `index` can then move by two, so the limits are checked when it
+        # reaches `check_at`, never on an exact value it could step over.
         global_pushes = a.global_pushes
         buf = r.buf
         i = r.i
         n = r.n
         base = r.base
+        check_at = 0x3FF
         try:
             while True:
                 # `index` is the previous opcode's index here; it is bumped once the opcode
                 # byte is in hand, so `index + 1` is the count of opcodes read at any raise.
-                if index & 0x3FF == 0x3FF:
+                if index >= check_at:
+                    check_at = index + 0x400
                     if index + 1 >= max_ops:
                         raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
                     if len(stack) > max_stack or len(metastack) > max_stack:
@@ -615,6 +622,17 @@ class PickleMachine:
                         r.i = i
                         memo[byte()] = stack[-1]
                         buf, i, n, base = r.buf, r.i, r.n, r.base
+                elif op == 0x72:  # r LONG_BINPUT
+                    if i + 4 <= n:
+                        key = _U32(buf, i)[0]
+                        i += 4
+                    else:
+                        r.i = i
+                        key = struct.unpack("<I", read(4))[0]
+                        buf, i, n, base = r.buf, r.i, r.n, r.base
+                    if not stack:
+                        raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
+                    memo[key] = stack[-1]
                 elif op == 0x68:  # h BINGET
                     if i < n:
                         key = buf[i]
@@ -653,6 +671,15 @@ class PickleMachine:
                             # _check_text's cheap pre-test: no payload in short or plain text.
                             if length >= 4 and s[:1] in _PAYLOAD_FIRST:
                                 self._check_text(a, s, base + j)
+                            if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                                if buf[i] == 0x71:
+                                    memo[buf[i + 1]] = s
+                                    i += 2
+                                    index += 1
+                                elif buf[i] == 0x72 and i + 5 <= n:
+                                    memo[_U32(buf, i + 1)[0]] = s
+                                    i += 5
+                                    index += 1
                         else:
                             r.i = j
                             push_bytes(length, True)
@@ -686,14 +713,34 @@ class PickleMachine:
                         stack.append(args[0].encode("latin-1"))  # type: ignore[index]
                     else:
                         a.calls.append(CallEvent(func, offset, index, "REDUCE"))
-                        stack.append(Call(func, args, "REDUCE"))
+                        call = Call(func, args, "REDUCE")
+                        stack.append(call)
+                        if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                            if buf[i] == 0x71:
+                                memo[buf[i + 1]] = call
+                                i += 2
+                                index += 1
+                            elif buf[i] == 0x72 and i + 5 <= n:
+                                memo[_U32(buf, i + 1)[0]] = call
+                                i += 5
+                                index += 1
                 elif op == 0x74:  # t TUPLE
                     if metastack:  # pop_mark(), inlined
                         items = stack
                         stack = metastack.pop()
                     else:
                         items = pop_mark()  # rebinds `stack`: never inline it into stack.append
-                    stack.append(tuple(items[:KEEP_ITEMS]))
+                    value = tuple(items[:KEEP_ITEMS])
+                    stack.append(value)
+                    if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                        if buf[i] == 0x71:
+                            memo[buf[i + 1]] = value
+                            i += 2
+                            index += 1
+                        elif buf[i] == 0x72 and i + 5 <= n:
+                            memo[_U32(buf, i + 1)[0]] = value
+                            i += 5
+                            index += 1
                 elif op == 0x29:  # ) EMPTY_TUPLE
                     stack.append(())
                 elif op == 0x4D:  # M BININT2
@@ -707,20 +754,50 @@ class PickleMachine:
                 elif op == 0x89:  # NEWFALSE
                     stack.append(False)
                 elif op == 0x85:  # TUPLE1
-                    stack.append((stack.pop() if stack else pop(),))
+                    value = (stack.pop() if stack else pop(),)
+                    stack.append(value)
+                    if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                        if buf[i] == 0x71:
+                            memo[buf[i + 1]] = value
+                            i += 2
+                            index += 1
+                        elif buf[i] == 0x72 and i + 5 <= n:
+                            memo[_U32(buf, i + 1)[0]] = value
+                            i += 5
+                            index += 1
                 elif op == 0x51:  # Q BINPERSID
                     pid = stack.pop() if stack else pop()
                     a.persistent_ids.append(pid)
                     stack.append(Persisted(pid))
                 elif op == 0x7D:  # } EMPTY_DICT
-                    stack.append(PDict())
+                    value = PDict()
+                    stack.append(value)
+                    if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                        if buf[i] == 0x71:
+                            memo[buf[i + 1]] = value
+                            i += 2
+                            index += 1
+                        elif buf[i] == 0x72 and i + 5 <= n:
+                            memo[_U32(buf, i + 1)[0]] = value
+                            i += 5
+                            index += 1
                 elif op == 0x86:  # TUPLE2
                     if len(stack) >= 2:
                         b = stack.pop()
-                        stack[-1] = (stack[-1], b)
+                        value = stack[-1] = (stack[-1], b)
                     else:
                         b = pop()
-                        stack.append((pop(), b))
+                        value = (pop(), b)
+                        stack.append(value)
+                    if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
+                        if buf[i] == 0x71:
+                            memo[buf[i + 1]] = value
+                            i += 2
+                            index += 1
+                        elif buf[i] == 0x72 and i + 5 <= n:
+                            memo[_U32(buf, i + 1)[0]] = value
+                            i += 5
+                            index += 1
                 elif op == 0x75:  # u SETITEMS
                     items = pop_mark()
                     if not stack:
@@ -772,11 +849,6 @@ class PickleMachine:
                         if type(value) is Global:
                             a.global_pushes[id(value)] = a.global_pushes.get(id(value), 1) + 1
                         stack.append(value)
-                    elif op == 0x72:  # r LONG_BINPUT
-                        key = struct.unpack("<I", read(4))[0]
-                        if not stack:
-                            raise PickleError(f"LONG_BINPUT on an empty stack at offset {offset}")
-                        memo[key] = stack[-1]
                     elif op == 0x47:  # G BINFLOAT
                         stack.append(struct.unpack(">d", read(8))[0])
                     elif op == 0x93:  # STACK_GLOBAL

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 
@@ -51,6 +51,10 @@ class LazyScanner(Scanner):
     def sniff(self, head: bytes, blob: Blob) -> bool:
         return self.prefilter(head, blob) and self.real.sniff(head, blob)
 
+    def real_sniff(self, head: bytes, blob: Blob) -> bool:
+        """The scanner's own ``sniff``, for a blob that already passed ``prefilter``."""
+        return self.real.sniff(head, blob)
+
     def scan(self, blob: Blob, ctx: ScanContext) -> bool:
         return self.real.scan(blob, ctx)
 
@@ -83,6 +87,19 @@ BUILTIN: tuple[tuple[str, str, Sniff, bool], ...] = (
     (_S + "pickle:PickleScanner", "pickle", sniff.pickle, False),
 )
 ENTRY_POINT_GROUP = "modeltrust.scanners"
+
+
+def _anything(head: bytes, blob: Blob) -> bool:
+    return True
+
+
+def sniff_steps(scanners: Sequence[Scanner]) -> tuple[tuple[Sniff, Sniff, Scanner], ...]:
+    """(cheap condition, sniff, scanner) for each scanner, so a dispatcher makes one call per
+    scanner for most blobs, which fail the condition (plugins have no condition of their own)."""
+    return tuple(
+        (s.prefilter, s.real_sniff, s) if isinstance(s, LazyScanner) else (_anything, s.sniff, s)
+        for s in scanners
+    )
 
 
 def load_scanners(*, plugins: bool = True) -> tuple[Scanner, ...]:

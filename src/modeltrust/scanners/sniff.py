@@ -101,13 +101,17 @@ def lzma_alone_header(head: bytes) -> bool:
     return struct.unpack("<I", head[1:5])[0] in _LZMA_DICT_SIZES
 
 
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+"""Control characters that do not occur in text (tab, newlines, form feed and escape do)."""
+
+
 def looks_like_text(head: bytes) -> bool:
     """UTF-8 without control characters (escape and a character cut at the end allowed)."""
     if not head:
         return False
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
-    if any(b < 0x09 or 0x0E <= b < 0x20 for b in head.translate(None, b"\x1b")):
+    if _CONTROL.search(head):
         return False
     try:
         head.decode("utf-8")
@@ -138,6 +142,13 @@ def hdf5_superblock(blob: Blob, head: bytes) -> int | None:
     if head.startswith(HDF5_MAGIC):
         return 0
     if not isinstance(blob, FileBlob) or blob.size is None:
+        return None
+    if blob.data is not None:
+        offset = HDF5_FIRST_USERBLOCK
+        while offset + len(HDF5_MAGIC) <= blob.size:
+            if blob.data.startswith(HDF5_MAGIC, offset):
+                return offset
+            offset *= 2
         return None
     fd = os.open(blob.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
