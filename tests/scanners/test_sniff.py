@@ -13,9 +13,11 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modeltrust.errors import ScannerError
 from modeltrust.findings import Location
 from modeltrust.scanners.engine import Engine
 from modeltrust.scanners.interface import Blob, BytesBlob, ScanContext, Scanner
@@ -114,3 +116,57 @@ def test_opcode_bytes_are_exactly_the_pickle_opcodes() -> None:
     from modeltrust.scanners.sniff import OPCODE_BYTES
 
     assert {op.code.encode("latin-1")[0] for op in pickletools.opcodes} == OPCODE_BYTES
+
+
+def _install_plugin(site: Path, module: str, target: str) -> None:
+    """A distribution on ``site`` that declares ``target`` in modeltrust's plugin group."""
+    dist = site / f"{module.replace('_', '-')}-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[modeltrust.scanners]\nmine = {target}\n")
+
+
+_PLUGIN_SOURCE = """
+from modeltrust.scanners.interface import Scanner
+
+class MagicScanner(Scanner):
+    name = "magic"
+
+    def sniff(self, head, blob):
+        return head.startswith(b"MAGIC")
+
+    def scan(self, blob, ctx):
+        ctx.saw("magic")
+        return True
+
+NOT_A_SCANNER = object
+"""
+
+
+def test_plugins_are_found_through_their_entry_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "mt_magic_plugin.py").write_text(_PLUGIN_SOURCE)
+    monkeypatch.syspath_prepend(str(site))
+    assert "magic" not in {s.name for s in load_scanners()}
+    _install_plugin(site, "mt_magic_plugin", "mt_magic_plugin:MagicScanner")
+    scanners = load_scanners()
+    assert scanners[-1].name == "magic"
+    assert "magic" not in {s.name for s in load_scanners(plugins=False)}
+    (tmp_path / "x.bin").write_bytes(b"MAGIC and more")
+    result = Engine(scanners).scan([tmp_path / "x.bin"])
+    assert result.files[0].formats == ("magic",)
+
+
+def test_a_plugin_that_is_not_a_scanner_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "mt_bad_plugin.py").write_text(_PLUGIN_SOURCE)
+    monkeypatch.syspath_prepend(str(site))
+    _install_plugin(site, "mt_bad_plugin", "mt_bad_plugin:NOT_A_SCANNER")
+    with pytest.raises(ScannerError, match="is not a modeltrust Scanner class"):
+        load_scanners()

@@ -122,22 +122,25 @@ def load_scanners(*, plugins: bool = True) -> tuple[Scanner, ...]:
 
 
 def _plugins_may_exist() -> bool:
-    """Whether any installed distribution declares the plugin group, from a plain text search of
+    """Whether any installed distribution declares the plugin group, from a plain byte search of
     the ``entry_points.txt`` files on ``sys.path``. ``importlib.metadata`` costs more to import
     than a whole scan of a small file, so it is loaded only when this finds something."""
-    marker = f"[{ENTRY_POINT_GROUP}]"
+    marker = f"[{ENTRY_POINT_GROUP}]".encode()
     for entry in sys.path:
+        folder = entry or "."
         try:
-            with os.scandir(entry or ".") as it:
+            with os.scandir(folder) as it:
                 names = [d.name for d in it if d.name.endswith((".dist-info", ".egg-info"))]
         except OSError:
             continue  # zip archives and missing folders: importlib.metadata reads those
         for name in names:
             try:
-                text = (Path(entry or ".") / name / "entry_points.txt").read_text("utf-8")
-            except (OSError, UnicodeDecodeError):
+                # Plain strings and open(): the Path objects cost more than the reads here.
+                path = f"{folder}/{name}/entry_points.txt"
+                with open(path, "rb") as f:  # noqa: PTH123
+                    if marker in f.read():
+                        return True
+            except OSError:
                 continue
-            if marker in text:
-                return True
     # Distributions inside zip files on sys.path are only visible to importlib.metadata.
     return any(entry.endswith(".zip") and Path(entry).is_file() for entry in sys.path)
