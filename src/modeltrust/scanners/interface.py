@@ -67,6 +67,13 @@ class Limits:
                 )
 
 
+def read_data(name: str) -> str:
+    """A text file shipped in ``modeltrust/scanners/data``. Read beside this module rather than
+    through ``importlib.resources``, whose import (it pulls in tempfile and zipfile) costs more
+    than scanning a small checkpoint; the wheel installs the files as plain files."""
+    return (Path(__file__).parent / "data" / name).read_text("utf-8")
+
+
 class Blob(ABC):
     """A byte source to scan. ``open()`` gives a fresh reader positioned at byte 0."""
 

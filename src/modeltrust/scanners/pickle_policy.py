@@ -13,10 +13,10 @@ import _compat_pickle
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib import resources
 
 from modeltrust import rules
 from modeltrust.rules import Rule
+from modeltrust.scanners.interface import read_data
 
 
 class Category(StrEnum):
@@ -564,7 +564,7 @@ class Verdict:
 @cache
 def library_names() -> frozenset[str]:
     """Classes and helpers of well-known ML libraries (generated: tools/gen_library_names.py)."""
-    text = resources.files("modeltrust.scanners").joinpath("data/library_names.txt").read_text()
+    text = read_data("library_names.txt")
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )

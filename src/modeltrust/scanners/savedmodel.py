@@ -51,7 +51,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 from modeltrust import rules
 from modeltrust.rules import Rule
@@ -62,6 +61,7 @@ from modeltrust.scanners.interface import (
     ScanContext,
     Scanner,
     SliceBlob,
+    read_data,
 )
 from modeltrust.scanners.protobuf import (
     LEN,
@@ -195,7 +195,7 @@ _MAX_META_GRAPHS = 64
 @cache
 def standard_ops() -> frozenset[str]:
     """TensorFlow's standard op names (``data/tf_ops.txt``)."""
-    data = resources.files("modeltrust.scanners").joinpath("data/tf_ops.txt").read_text()
+    data = read_data("tf_ops.txt")
     return frozenset(
         line.strip() for line in data.splitlines() if line.strip() and not line.startswith("#")
     )
