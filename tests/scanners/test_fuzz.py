@@ -13,12 +13,16 @@ import pickle
 import struct
 import zipfile
 from pathlib import Path
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modeltrust import Limits
+from modeltrust.findings import Location
+from modeltrust.scanners import pickle as scanner
 from modeltrust.scanners.engine import Engine
+from modeltrust.scanners.interface import BytesBlob, ScanContext
 from modeltrust.scanners.pickle_vm import PickleMachine, Reader
 
 FUZZ = settings(
@@ -105,3 +109,41 @@ def test_engine_never_crashes_on_mutated_containers(
     else:
         data = seed
     _engine_findings(tmp_path, _mutate(data, edits))
+
+
+# Whole opcodes, so streams get somewhere before they fail: constants, containers, memo, and
+# the ways to stop, import and call that the shortcut looks for.
+_OPCODES = [
+    *(bytes([b]) for b in b"N)}](tl0125ead\x88\x89\x85\x86su"),
+    b"K\x07",
+    b"q\x00",
+    b"h\x00",
+    b"\x80\x02",
+    b".",
+    b"R",
+    b"cos\nsystem\n",
+    b"\x8c\x02os\x8c\x06system\x93",
+    b"X\x01\x00\x00\x00a",
+]
+
+
+@FUZZ
+@given(
+    data=st.lists(st.sampled_from(_OPCODES), max_size=120).map(b"".join) | st.binary(max_size=400),
+    strict=st.booleans(),
+    max_stack=st.sampled_from([1, 3, 50, 1_000_000]),
+)
+def test_a_blob_called_inert_is_one_the_emulator_would_not_report(
+    data: bytes, strict: bool, max_stack: int
+) -> None:
+    """The shortcut that skips emulating short blobs agrees with the emulator."""
+    limits = Limits(max_stack=max_stack)
+    blob = BytesBlob(data, Location("f.bin"))
+    if not scanner._inert(blob, limits):
+        return
+    ctx = ScanContext(limits, lambda b, c: False)
+    with patch.object(scanner, "_inert", return_value=False):  # emulate it all the same
+        claimed = scanner.scan_pickle_blob(blob, ctx, strict=strict)
+    assert not claimed
+    assert ctx.findings == []
+    assert ctx.formats == []

@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from modeltrust import rules
 from modeltrust.findings import Location, Severity
 from modeltrust.scanners import pickle_policy, sniff
-from modeltrust.scanners.interface import Blob, BytesBlob, ScanContext, Scanner, window_of
+from modeltrust.scanners.interface import (
+    Blob,
+    BytesBlob,
+    Limits,
+    ScanContext,
+    Scanner,
+    window_of,
+)
 from modeltrust.scanners.pickle_policy import Category
 from modeltrust.scanners.pickle_vm import (
     Call,
@@ -63,6 +70,8 @@ class PickleScanner(Scanner):
 
 def scan_pickle_blob(blob: Blob, ctx: ScanContext, *, strict: bool) -> bool:
     """Scan every pickle stream in ``blob``. ``strict``: only report if it surely is a pickle."""
+    if _inert(blob, ctx.limits):
+        return False
     with blob.open() as f:
         reader = Reader(f, blob.size, blob.seekable)
         machine = PickleMachine(reader, ctx.limits)
@@ -108,6 +117,29 @@ def scan_pickle_blob(blob: Blob, ctx: ScanContext, *, strict: bool) -> bool:
     if trailing_at is not None and not legacy and blob.size is not None:
         _report_trailing(blob, trailing_at, ctx)
     return True
+
+
+_INERT_MAX = 1000
+"""Below 1023 opcodes the emulator checks no limit but the depth of MARKs."""
+
+
+def _inert(blob: Blob, limits: Limits) -> bool:
+    """Whether a short blob cannot be a pickle that counts, without emulating it: with no STOP
+    byte it never stops, with no newline and no STACK_GLOBAL it imports nothing, without PROTO
+    first it is not a cut-short protocol 2+ stream, and with few MARKs it reaches no limit, so
+    :func:`_believable` would say no. Torch zips hold several such members: ".format_version"
+    is "1", "byteorder" is "little"."""
+    if blob.size is None or blob.size > _INERT_MAX:
+        return False
+    data = blob.head(blob.size)
+    return (
+        len(data) == blob.size
+        and not data.startswith(b"\x80")
+        and b"." not in data
+        and b"\n" not in data
+        and b"\x93" not in data
+        and data.count(b"(") <= limits.max_stack
+    )
 
 
 def _believable(a: StreamAnalysis, strict: bool) -> bool:
