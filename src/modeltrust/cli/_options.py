@@ -1,5 +1,6 @@
 """The options several commands share, defined once: report format, output, ``--fail-on``,
-``--debug``, and the severity styles of the terminal reports."""
+``--debug``, base-model lookup, the columns of fairness data, and the severity styles of the
+terminal reports."""
 
 from __future__ import annotations
 
@@ -92,3 +93,57 @@ def models_dir_option() -> Callable[[F], F]:
         envvar="MODELTRUST_MODELS_DIR",
         help="A folder holding base models of a local model (org/name or org--name); repeatable.",
     )
+
+
+def fairness_column_options(prefix: str = "") -> Callable[[F], F]:
+    """The columns of prediction data, as ``fairness`` and ``audit --fairness-data`` name them:
+    ``--label``, ``--prediction``, ``--sensitive``, ``--privileged``, ``--positive-label``.
+    ``prefix`` starts each help text (``audit`` says which of its inputs they belong to)."""
+
+    def text(sentence: str) -> str:
+        return f"{prefix}{sentence[0].lower()}{sentence[1:]}" if prefix else sentence
+
+    options = [
+        click.option(
+            "--label", envvar="MODELTRUST_LABEL", help=text("Column with the true label.")
+        ),
+        click.option(
+            "--prediction", envvar="MODELTRUST_PREDICTION", help=text("Column with the prediction.")
+        ),
+        click.option(
+            "--sensitive",
+            envvar="MODELTRUST_SENSITIVE",
+            help=text(
+                "Sensitive attribute column(s), comma-separated; several give intersectional "
+                "groups."
+            ),
+        ),
+        click.option(
+            "--privileged",
+            multiple=True,
+            envvar="MODELTRUST_PRIVILEGED",
+            help=text(
+                "Privileged rows for AIF360's metrics: COL=VALUE[,COL=VALUE] (all must match); "
+                "repeat the option for 'or'. Every other row is unprivileged."
+            ),
+        ),
+        click.option(
+            "--positive-label",
+            envvar="MODELTRUST_POSITIVE_LABEL",
+            help=text(
+                "The favourable label value; needed unless labels are 0/1 or -1/1 or booleans."
+            ),
+        ),
+    ]
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def split_names(text: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` as ``("a", "b", "c")``: the comma-separated column lists."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())

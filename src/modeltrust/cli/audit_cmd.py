@@ -16,10 +16,12 @@ import click
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
 from modeltrust.cli._options import (
     debug_option,
+    fairness_column_options,
     format_option,
     max_depth_option,
     models_dir_option,
     output_option,
+    split_names,
 )
 from modeltrust.errors import ReportError, UsageError
 
@@ -37,10 +39,6 @@ class AuditFormat(StrEnum):
     JSON = "json"
     SARIF = "sarif"
     HTML = "html"
-
-
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
 
 
 @click.command("audit", no_args_is_help=True)
@@ -84,26 +82,7 @@ def _names(text: str | None) -> tuple[str, ...]:
     envvar="MODELTRUST_FAIRNESS_DATA",
     help="Evaluation predictions (CSV, Parquet, Arrow) to audit for fairness; repeatable.",
 )
-@click.option("--label", envvar="MODELTRUST_LABEL", help="Fairness data: the true label column.")
-@click.option(
-    "--prediction", envvar="MODELTRUST_PREDICTION", help="Fairness data: the prediction column."
-)
-@click.option(
-    "--sensitive",
-    envvar="MODELTRUST_SENSITIVE",
-    help="Fairness data: sensitive attribute column(s), comma-separated.",
-)
-@click.option(
-    "--privileged",
-    multiple=True,
-    envvar="MODELTRUST_PRIVILEGED",
-    help="Fairness data: privileged rows, COL=VALUE[,COL=VALUE]; repeatable.",
-)
-@click.option(
-    "--positive-label",
-    envvar="MODELTRUST_POSITIVE_LABEL",
-    help="Fairness data: the favourable label value (unless labels are 0/1).",
-)
+@fairness_column_options("Fairness data: ")
 @max_depth_option(
     "MODELTRUST_AUDIT_MAX_DEPTH", "Generations of base models to follow for licences and lineage."
 )
@@ -209,7 +188,7 @@ def _fairness_request(
         if label or prediction or sensitive or privileged or positive_label:
             raise UsageError("--label, --prediction and --sensitive need --fairness-data FILE.")
         return None
-    columns = _names(sensitive)
+    columns = split_names(sensitive)
     if not (label and prediction and columns):
         raise UsageError(
             "--fairness-data needs --label, --prediction and --sensitive: name the columns with "

@@ -13,7 +13,14 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
-from modeltrust.cli._options import debug_option, fail_on_option, format_option, output_option
+from modeltrust.cli._options import (
+    debug_option,
+    fail_on_option,
+    fairness_column_options,
+    format_option,
+    output_option,
+    split_names,
+)
 from modeltrust.errors import ReportError, UsageError
 from modeltrust.findings import Severity
 
@@ -24,37 +31,15 @@ class FairnessFormat(StrEnum):
     HTML = "html"
 
 
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
-
-
 @click.command(no_args_is_help=True)
 @click.argument("data", nargs=-1, required=True, metavar="DATA...")
-@click.option("--label", envvar="MODELTRUST_LABEL", help="Column with the true label.")
-@click.option("--prediction", envvar="MODELTRUST_PREDICTION", help="Column with the prediction.")
-@click.option(
-    "--sensitive",
-    envvar="MODELTRUST_SENSITIVE",
-    help="Sensitive attribute column(s), comma-separated; several give intersectional groups.",
-)
-@click.option(
-    "--privileged",
-    multiple=True,
-    envvar="MODELTRUST_PRIVILEGED",
-    help="Privileged rows for AIF360's metrics: COL=VALUE[,COL=VALUE] (all must match); "
-    "repeat the option for 'or'. Every other row is unprivileged.",
-)
+@fairness_column_options()
 @click.option(
     "--score",
     envvar="MODELTRUST_SCORE",
     help="Column with the predicted probability of the positive label, in [0, 1] (optional).",
 )
 @click.option("--weight", envvar="MODELTRUST_WEIGHT", help="Column with sample weights (optional).")
-@click.option(
-    "--positive-label",
-    envvar="MODELTRUST_POSITIVE_LABEL",
-    help="The favourable label value; needed unless labels are 0/1 or -1/1 or booleans.",
-)
 @click.option(
     "--multiclass",
     is_flag=True,
@@ -223,7 +208,7 @@ def fairness(
             missing = [n for n, v in (("--label", label), ("--prediction", prediction),
                                       ("--sensitive", sensitive)) if not v]  # fmt: skip
             raise UsageError(f"Name the columns: {', '.join(missing)} is required.")
-        columns = Columns(label, prediction, _names(sensitive), score=score, weight=weight)
+        columns = Columns(label, prediction, split_names(sensitive), score=score, weight=weight)
         tables = [count(path, columns, drop_missing=drop_missing) for path in data]
     table = tables[0] if len(tables) == 1 else merge(tables)
     if export_counts:

@@ -2,11 +2,11 @@
 
 ``concurrent.futures.ProcessPoolExecutor`` costs more than scanning a folder of small checkpoints:
 importing ``multiprocessing`` alone takes about 20 ms, and the process that forks its workers then
-sits idle. Here every process, the parent included, takes the next batch of files from one pipe
-that is filled (with at most :data:`MAX_BATCHES` batches of 8 bytes, less than ``PIPE_BUF``) and
-closed before the first fork. Reading a whole message from such a pipe is atomic, so each batch
-goes to exactly one process, fast ones take more, and no process can wait on a write end it holds
-itself.
+sits idle. Here every process, the parent included, takes the next batch of files from one pipe.
+The pipe is filled with at most :data:`MAX_BATCHES` batches of 8 bytes (4 KiB, which a pipe's
+buffer always holds) and its write end closed before the first fork. Each read takes one whole
+8-byte batch, so each batch goes to exactly one process, fast ones take more, and no process can
+wait on a write end it holds itself: an empty pipe reads as the end of the work.
 
 Workers send each result down their own pipe as it is ready (a claim record first, so the parent
 knows which files a worker had taken if it dies). The parent reads those pipes between its own
@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 R = TypeVar("R")
 
 MAX_BATCHES = 512
-"""At most this many batches of (first, stop) positions: 4 KiB, one atomic pipe write."""
+"""At most this many batches of (first, stop) positions: 4 KiB, written in one go."""
 _BATCH = struct.Struct("<II")
 _RECORD = struct.Struct("<BII")
 """kind, a, b: a claim of positions [a, b), or the result for position a with b payload bytes."""
@@ -92,7 +92,7 @@ class ForkPool(Generic[R]):
         feed_r, feed_w = os.pipe()
         try:
             message = b"".join(_BATCH.pack(a, b) for a, b in batches(count))
-            if os.write(feed_w, message) != len(message):  # pragma: no cover - PIPE_BUF atomic
+            if os.write(feed_w, message) != len(message):  # pragma: no cover - 4 KiB always fit
                 raise OSError("the work queue could not be written in one go")
         finally:
             os.close(feed_w)
