@@ -711,9 +711,6 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {"machine": machine_info(), "quick": args.quick, "runs": args.runs}
     log(f"machine: {results['machine']}")
-    # An installed package has its bytecode compiled; an editable checkout may not (or may hold
-    # stale .pyc files when PYTHONDONTWRITEBYTECODE is set). Time what users run.
-    compileall.compile_dir(REPO / "src" / "modeltrust", quiet=1)
 
     # 1. corpora -------------------------------------------------------------------------------
     spec = _corpus.CorpusSpec.quick() if args.quick else _corpus.CorpusSpec.full()
@@ -731,6 +728,11 @@ def main(argv: list[str] | None = None) -> int:
     results["modeltrust_source"] = modeltrust_source(args.rev)
     results["modeltrust_src_tree"] = src_tree(args.rev)
     log(f"modeltrust: {results['modeltrust_source']}")
+    # An installed package has its bytecode compiled; a checkout or an exported commit may not
+    # (or may hold stale .pyc files when PYTHONDONTWRITEBYTECODE is set). Time what users run:
+    # compile the tree that is measured.
+    measured = Path(SRC_ENV.get("PYTHONPATH") or REPO / "src") / "modeltrust"
+    compileall.compile_dir(measured, quiet=1)
     tools = make_tools(WORK, REPO)
     for t in tools:
         if t.name == "modeltrust":
