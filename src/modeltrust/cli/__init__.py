@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from importlib import import_module
@@ -67,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point. Known errors become one-line messages; ``--debug`` shows the traceback."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("MODELTRUST_DEBUG") == "1"
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
+    if debug:
+        # Without --debug nothing is configured: warnings reach stderr through logging's last
+        # resort handler as bare messages, and `modeltrust scan` never imports logging at all.
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(message)s")
     try:
         # Standalone mode: click prints usage errors itself and exits 2 through SystemExit.
         app.main(args=args, prog_name="modeltrust")

@@ -8,7 +8,6 @@ MT-INT-001 and the scan goes on.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import stat
 import sys
@@ -33,8 +32,6 @@ from modeltrust.scanners.interface import (
     spooled,
 )
 from modeltrust.scanners.registry import load_scanners, sniff_steps
-
-log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 512
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -187,7 +184,11 @@ class Engine:
                 )
                 recognised = True
             except Exception as e:
-                log.debug("scanner %s failed on %s", scanner.name, blob.location, exc_info=True)
+                import logging  # only here: a scan that goes well never loads it
+
+                logging.getLogger(__name__).debug(
+                    "scanner %s failed on %s", scanner.name, blob.location, exc_info=True
+                )
                 ctx.report(
                     rules.INT_SCANNER_CRASH.finding(
                         blob.location,
