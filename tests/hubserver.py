@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 PUBLIC_IN_GATED = frozenset({"README.md", ".gitattributes"})
 """Files of a gated repo anyone may read, as on the Hub (the card is shown before access)."""
 _SHA = re.compile(r"[0-9a-f]{40}")
+_API_WORDS = frozenset({"revision", "tree", "paths-info", "refs", "commits"})
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 Gated = Literal[False, "auto", "manual"]
@@ -105,6 +107,9 @@ class HubServer:
         self.tokens = dict(tokens or {})
         """token -> user name."""
         self.page_size = page_size
+        self.slow: dict[str, float] = {}
+        """Path fragment -> seconds over which a matching ``resolve`` GET's body is spread: a
+        slow upstream, for first pulls that outlast the client's timeouts."""
         self.repos: dict[str, Repo] = {}
         self.requests: list[Request] = []
         self._clock = 0
@@ -370,9 +375,16 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:2] == ["api", "whoami-v2"] and method == "GET":
             self._whoami(headers)
             return
-        if len(parts) >= 4 and parts[:2] == ["api", "models"]:
-            repo = self._repo(unquote(parts[2]) + "/" + unquote(parts[3]), headers)
-            rest = parts[4:]
+        if len(parts) >= 3 and parts[:2] == ["api", "models"]:
+            if self._canonical(parts[2]) and (len(parts) == 3 or parts[3] in _API_WORDS):
+                repo, rest = self._repo(unquote(parts[2]), headers), parts[3:]
+            elif len(parts) >= 4:
+                repo, rest = (
+                    self._repo(unquote(parts[2]) + "/" + unquote(parts[3]), headers),
+                    parts[4:],
+                )
+            else:
+                repo, rest = self._repo(unquote(parts[2]), headers), []
             if not rest and method == "GET":
                 self._model_info(repo, "main", query, headers)
             elif rest[:1] == ["revision"] and len(rest) == 2 and method == "GET":
@@ -389,6 +401,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise _HttpError(404, f"no route {method} /{'/'.join(parts)}")
             return
+        canonical = len(parts) >= 4 and parts[1] == "resolve" and self._canonical(parts[0])
+        if canonical and method in ("GET", "HEAD"):
+            repo = self._repo(unquote(parts[0]), headers)
+            path = "/".join(unquote(p) for p in parts[3:])
+            self._resolve(method, repo, unquote(parts[2]), path, headers)
+            return
         if len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
             repo = self._repo(unquote(parts[0]) + "/" + unquote(parts[1]), headers)
             path = "/".join(unquote(p) for p in parts[4:])
@@ -397,6 +415,11 @@ class _Handler(BaseHTTPRequestHandler):
         raise _HttpError(404, f"no route {method} /{'/'.join(parts)}")
 
     # --- access ------------------------------------------------------------------------------
+
+    def _canonical(self, segment: str) -> bool:
+        """Whether ``segment`` names a repo without an org (``gpt2``), which the Hub serves at
+        ``/api/models/gpt2`` and ``/gpt2/resolve/...``."""
+        return self.hub.find(unquote(segment)) is not None
 
     def _repo(self, repo_id: str, headers: Mapping[str, str]) -> Repo:
         user = self.hub.user_for(headers)
@@ -614,7 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
             data = blob.data[first : last + 1]
             out["Content-Range"] = f"bytes {first}-{last}/{size}"
-        self._send(status, data, out, head=method == "HEAD")
+        pace = next((s for f, s in self.hub.slow.items() if f in self.path), 0.0)
+        self._send(status, data, out, head=method == "HEAD", pace=pace)
 
     # --- responses ---------------------------------------------------------------------------
 
@@ -629,15 +653,30 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(e.status, json.dumps({"error": e.message}).encode(), out, head=method == "HEAD")
 
     def _send(
-        self, status: int, data: bytes, headers: Mapping[str, str], *, head: bool = False
+        self,
+        status: int,
+        data: bytes,
+        headers: Mapping[str, str],
+        *,
+        head: bool = False,
+        pace: float = 0.0,
     ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if not head:
+        if head:
+            return
+        if pace <= 0:
             self.wfile.write(data)
+            return
+        steps = 20
+        piece = -(-len(data) // steps) or 1
+        for start in range(0, len(data), piece):
+            time.sleep(pace / steps)
+            self.wfile.write(data[start : start + piece])
+            self.wfile.flush()
 
 
 def _may_read(repo: Repo, user: str | None) -> bool:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,10 +72,16 @@ def point_client_at(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "HF_HUB_DISABLE_XET": "1",
-        "HF_HUB_ETAG_TIMEOUT": "60",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGINGFACE_CO_STAGING"):
+    # The client's own timeouts stay at their defaults (10 s): a first pull must not need more.
+    for name in (
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HUGGINGFACE_CO_STAGING",
+        "HF_HUB_ETAG_TIMEOUT",
+        "HF_HUB_DOWNLOAD_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
     from huggingface_hub import constants
 
@@ -84,7 +91,8 @@ def point_client_at(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     )
     monkeypatch.setattr(constants, "HF_HOME", str(home))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 60)
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", constants.DEFAULT_ETAG_TIMEOUT)
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", constants.DEFAULT_DOWNLOAD_TIMEOUT)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
 
@@ -124,7 +132,10 @@ def start_hub(
     """Start (or restart) our server on ``tmp_path/data``; stopped at the end of the test."""
     running: list[Governed] = []
 
-    def start(*, upstream_url: str | None = "", policy: Policy | None = None) -> Governed:
+    def start(
+        *, upstream_url: str | None = "", policy: Policy | None = None, **overrides: Any
+    ) -> Governed:
+        """``overrides``: other :class:`Settings` fields (page size, ingest wait, ...)."""
         for old in running:
             old.stop()
         settings = Settings(
@@ -132,6 +143,7 @@ def start_hub(
             upstream=upstream.url if upstream_url == "" else upstream_url,
             policy=policy,
             database_url=database_url,
+            **overrides,
         )
         hub = Governed(settings).start()
         running.append(hub)

@@ -1,6 +1,7 @@
 """The governed hub on a real PostgreSQL server: the catalogue test and the hub tests that lean on
-the database (first pull, the gate, concurrent requests, a restart), run again with
-``--database-url`` pointing at PostgreSQL.
+the database (first pull, a background first pull, the gate, concurrent requests, a restart,
+repo ids without an org, several servers on one database following each other's re-audits),
+run again with ``--database-url`` pointing at PostgreSQL.
 
 ``.ci/run`` starts a server from Debian's postgresql package (``.ci/postgres.sh``) and sets
 ``MODELTRUST_TEST_POSTGRES_URL`` to a role that may create databases; each test gets a database of
@@ -15,6 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.server.test_first_pull import (  # noqa: F401
+    short_client_timeouts,
+    slow_upstream,
+    test_a_first_pull_longer_than_the_client_timeout_completes,
+)
 from tests.server.test_hub_client import (  # noqa: F401 - collected again here, on PostgreSQL
     test_a_sha256_mismatch_is_never_served,
     test_a_trojaned_repo_is_refused_with_our_message,
@@ -22,6 +28,16 @@ from tests.server.test_hub_client import (  # noqa: F401 - collected again here,
     test_hf_hub_download_of_a_clean_model,
     test_restart_with_the_upstream_gone,
     test_snapshot_download_model_info_and_tree,
+)
+from tests.server.test_routes import (  # noqa: F401
+    canonical,
+    test_a_repo_without_an_org_is_pulled_through_on_every_route,
+)
+from tests.server.test_shared_database import (  # noqa: F401
+    servers,
+    test_a_reaudit_needs_a_stored_revision,
+    test_a_reaudit_on_one_server_is_followed_by_the_others,
+    waiver,
 )
 from tests.server.test_storage import (  # noqa: F401
     test_the_catalogue_migrates_and_survives_a_reopen,

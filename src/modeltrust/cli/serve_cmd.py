@@ -64,7 +64,8 @@ def serve(
 ) -> None:
     """Serve a governed, Hugging Face Hub-compatible model hub. Each repo revision is pulled
     from the upstream once, stored, audited, and its files served only if the policy allows.
-    The upstream token, if any, is read from MODELTRUST_UPSTREAM_TOKEN."""
+    The upstream token, if any, is read from MODELTRUST_UPSTREAM_TOKEN; the token that
+    allows re-audits (POST /api/modeltrust/audits/...) from MODELTRUST_ADMIN_TOKEN."""
     import os
 
     from modeltrust.policy.model import discover_policy
@@ -87,6 +88,7 @@ def serve(
         policy_origin=origin,
         database_url=database_url,
         upstream_token=os.environ.get("MODELTRUST_UPSTREAM_TOKEN") or None,
+        admin_token=os.environ.get("MODELTRUST_ADMIN_TOKEN") or None,
     )
     app = create_app(settings)
     _output.message(

@@ -15,8 +15,9 @@ from fastapi import FastAPI, Request, Response
 from modeltrust import __version__
 from modeltrust.errors import IntegrityError, ModelTrustError, StorageError
 from modeltrust.server import audit_api, hub_api
+from modeltrust.server.ingest import IngestFailedError, IngestPendingError
 from modeltrust.server.responses import HubError, error_response
-from modeltrust.server.service import GovernedHub
+from modeltrust.server.service import GovernedHub, NotStoredError
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import UpstreamError
 
@@ -66,6 +67,12 @@ def to_hub_error(exc: Exception) -> HubError:
     if isinstance(exc, IntegrityError):
         # GatedRepo makes huggingface_hub raise at once with our message, instead of retrying.
         return HubError(403, f"modeltrust refused to serve this revision: {exc}", "GatedRepo")
+    if isinstance(exc, IngestPendingError):
+        return HubError(503, str(exc), None, {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, IngestFailedError):
+        return HubError(403, str(exc), "GatedRepo")
+    if isinstance(exc, NotStoredError):
+        return HubError(409, str(exc))
     if isinstance(exc, UpstreamError):
         if exc.code is not None:
             return HubError(exc.status, str(exc), exc.code)

@@ -8,9 +8,13 @@ only once its audit has a verdict the policy allows.
 
 from __future__ import annotations
 
+import base64
+import bisect
 import hashlib
+import re
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -20,6 +24,7 @@ from modeltrust.server.service import GovernedHub
 from modeltrust.storage.catalog import FileSpec, RevisionView
 
 CHUNK = 1 << 20
+_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?")
 
 
 def dispatch(
@@ -27,25 +32,54 @@ def dispatch(
 ) -> Response:
     parts = raw_path.split("?", 1)[0].split("/")[1:]
     params = parse_qs(query, keep_blank_values=True)
-    if len(parts) >= 4 and parts[:2] == ["api", "models"]:
-        repo_id = unquote(parts[2]) + "/" + unquote(parts[3])
-        rest = parts[4:]
-        if not rest and method == "GET":
-            return _info(hub, repo_id, "main", params)
-        if rest[:1] == ["revision"] and len(rest) == 2 and method == "GET":
-            return _info(hub, repo_id, unquote(rest[1]), params)
-        if rest[:1] == ["tree"] and len(rest) >= 2 and method == "GET":
-            path = "/".join(unquote(p) for p in rest[2:]).strip("/")
-            return _tree(hub, repo_id, unquote(rest[1]), path, params)
-        if rest[:1] == ["paths-info"] and len(rest) == 2 and method == "POST":
-            return _paths_info(hub, repo_id, unquote(rest[1]), body)
-        if rest == ["refs"] and method == "GET":
-            return _refs(hub, repo_id)
-    elif len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
-        repo_id = unquote(parts[0]) + "/" + unquote(parts[1])
-        path = "/".join(unquote(p) for p in parts[4:])
-        return _resolve(hub, repo_id, unquote(parts[3]), path, base_url)
+    if parts[:2] == ["api", "models"] and len(parts) >= 3:
+        for repo_id, rest in _candidates(parts[2:]):
+            if not rest and method == "GET":
+                return _info(hub, repo_id, "main", params)
+            if rest[:1] == ["revision"] and len(rest) == 2 and method == "GET":
+                return _info(hub, repo_id, unquote(rest[1]), params)
+            if rest[:1] == ["tree"] and len(rest) >= 2 and method == "GET":
+                path = "/".join(unquote(p) for p in rest[2:]).strip("/")
+                return _tree(hub, repo_id, unquote(rest[1]), path, params, base_url)
+            if rest[:1] == ["paths-info"] and len(rest) == 2 and method == "POST":
+                return _paths_info(hub, repo_id, unquote(rest[1]), body)
+            if rest == ["refs"] and method == "GET":
+                return _refs(hub, repo_id)
+    elif parts[:1] != ["api"] and method in ("GET", "HEAD"):
+        for repo_id, rest in _candidates(parts):
+            if len(rest) >= 3 and rest[0] == "resolve":
+                path = "/".join(unquote(p) for p in rest[2:])
+                return _resolve(hub, repo_id, unquote(rest[1]), path, base_url)
     raise HubError(404, f"modeltrust serve has no route for {method} {raw_path}.")
+
+
+def _candidates(segments: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """The ways ``segments`` split into a repo id and the rest of a route: a canonical repo
+    without an org (``gpt2``, as the Hub still serves them) first, then ``org/name``.
+
+    The first reading whose rest matches a route wins. Only an ``org/name`` repo itself named
+    like a route word (``refs``, ``tree``, ``resolve``...) is read the other way, and then only
+    for a few URL shapes; the Hub has the same ambiguity."""
+    if segments:
+        yield repo_id_of(segments[:1]), segments[1:]
+    if len(segments) >= 2:
+        yield repo_id_of(segments[:2]), segments[2:]
+
+
+def repo_id_of(raw: list[str]) -> str:
+    """The repo id from its raw URL segments (``name`` or ``org``, ``name``), each decoded once
+    and checked as the Hub checks them, so nothing odd reaches the upstream's URLs or the
+    database."""
+    names = [unquote(p) for p in raw]
+    for name in names:
+        if not _NAME.fullmatch(name) or "--" in name or ".." in name:
+            raise HubError(
+                404,
+                f"'{'/'.join(names)}' is not a valid repo id: use letters, digits, '-', '_' and "
+                "'.', as 'name' or 'org/name'.",
+                "RepoNotFound",
+            )
+    return "/".join(names)
 
 
 # --- metadata ------------------------------------------------------------------------------------
@@ -72,8 +106,16 @@ def _siblings(row: RevisionView) -> list[dict[str, Any]]:
 
 
 def _tree(
-    hub: GovernedHub, repo_id: str, revision: str, path: str, params: dict[str, list[str]]
+    hub: GovernedHub,
+    repo_id: str,
+    revision: str,
+    path: str,
+    params: dict[str, list[str]],
+    base_url: str,
 ) -> Response:
+    """One page of the folder's entries, sorted by path; ``Link: <...>; rel="next"`` names the
+    next page, as the Hub does and as ``list_repo_tree`` follows. The link is pinned to the
+    commit, so a branch that moves between two pages cannot mix two listings."""
     row = hub.revision(repo_id, revision)
     recursive = params.get("recursive", ["false"])[-1].lower() in ("1", "true")
     prefix = path + "/" if path else ""
@@ -94,7 +136,40 @@ def _tree(
             entries.setdefault(folder, _folder(folder, row.sha))
         if recursive or not dirs:
             entries[f.path] = _file(f)
-    return JSONResponse([entries[k] for k in sorted(entries)])
+    keys = sorted(entries)
+    cursor = params.get("cursor", [""])[-1]
+    start = bisect.bisect_right(keys, _after(cursor, row.repo_id)) if cursor else 0
+    size = hub.settings.tree_page_size
+    page = [entries[k] for k in keys[start : start + size]]
+    headers = {}
+    if start + size < len(keys):
+        query = {"recursive": str(recursive).lower(), "cursor": _cursor(keys[start + size - 1])}
+        if "expand" in params:
+            query["expand"] = params["expand"][-1]
+        folder = "/" + quote(path, safe="") if path else ""
+        url = (
+            f"{base_url.rstrip('/')}/api/models/{quote(row.repo_id)}/tree/{row.sha}{folder}"
+            f"?{urlencode(query)}"
+        )
+        headers["Link"] = f'<{url}>; rel="next"'
+    return JSONResponse(page, headers=headers)
+
+
+def _cursor(last_path: str) -> str:
+    """An opaque page cursor: the last path of the page before, base64url-encoded."""
+    return base64.urlsafe_b64encode(last_path.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str, repo_id: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except ValueError as e:
+        raise HubError(
+            400,
+            f"The tree cursor '{cursor[:40]}' for {repo_id} is not one this hub gave out; "
+            "follow the Link header of the page before.",
+        ) from e
 
 
 def _paths_info(hub: GovernedHub, repo_id: str, revision: str, body: bytes) -> Response:

@@ -1,22 +1,26 @@
 """The governed hub's core: pull a revision through from the upstream, store it, audit it, and
 decide whether its files may be served.
 
-Three steps, each done once per repo revision however many requests arrive together (a lock per
-key; the second request waits and then finds the work done):
+Three steps, each done once per repo revision however many requests arrive together:
 
-1. *listing*: the upstream resolves the revision to a commit and lists its files (size, git blob
-   id, LFS SHA-256); branch and tag names are remembered so they still resolve without upstream.
-2. *fetch*: every file is downloaded once (a lock per blob), verified and stored atomically.
-3. *audit*: the stored files are laid out as a folder (hard links) and audited with the server's
-   policy; the verdict and the JSON and HTML reports are recorded. A changed policy re-audits.
+1. *listing* (in the request, under a lock per key): the upstream resolves the revision to a
+   commit and lists its files (size, git blob id, LFS SHA-256); branch and tag names are
+   remembered so they still resolve without upstream.
+2. *fetch* and 3. *audit* (the *ingest*, in a worker thread; see :mod:`.ingest` for why): every
+   file is downloaded once (a lock per blob), verified and stored atomically; then the stored
+   files are laid out as a folder (hard links), the base models' metadata is fetched for the
+   licence lineage (:mod:`.bases`), and the folder is audited with the server's policy. The
+   verdict and the JSON and HTML reports are recorded. A changed policy re-audits.
 
 The gate is :meth:`GovernedHub.verdict`: no file byte is served before it returns an allowed
 verdict, and it returns only after steps 1-3 succeeded.
 
 Cached downloads must cost little more than a static file server's, so what cannot change is
 kept in memory once known: a completely stored revision (its file list no longer changes) and its
-verdict under this process's policy (fixed for the process's life). A branch or tag name stays
-cached only until its resolution is due to be checked upstream again.
+verdict under this process's policy. A verdict can change only by a re-audit, here or in another
+process sharing the database; the cache is checked against the database's audit counter at most
+every ``verdict_recheck`` seconds. A branch or tag name stays cached only until its resolution is
+due to be checked upstream again.
 """
 
 from __future__ import annotations
@@ -24,19 +28,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
-from modeltrust.errors import StorageError
+from modeltrust.errors import ModelTrustError, StorageError
+from modeltrust.licenses.lineage import MAX_REPOS
 from modeltrust.policy.model import Policy, builtin_policy
+from modeltrust.server.bases import fetch_bases
+from modeltrust.server.ingest import Ingest, IngestFailedError
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import Upstream, UpstreamError
 from modeltrust.storage.blobs import BlobStore
@@ -48,6 +58,10 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 
 class NotFoundError(UpstreamError):
     """A repo, revision or file that neither the store nor the upstream has."""
+
+
+class NotStoredError(ModelTrustError):
+    """Asked to audit again a revision that is not (yet) completely stored; answered 409."""
 
 
 class GovernedHub:
@@ -79,8 +93,18 @@ class GovernedHub:
         self._stored_views: dict[tuple[str, str], tuple[datetime | None, RevisionView]] = {}
         """(repo, revision) -> (when to look again, None: never; the completely stored revision)."""
         self._verdicts: dict[tuple[str, str], AuditView] = {}
+        self._jobs: dict[tuple[str, str], Ingest] = {}
+        self._failures: dict[tuple[str, str], tuple[float, IngestFailedError]] = {}
+        """(repo, sha) -> (until when, the error): failures clients were told to come back for."""
+        self._generation = self.catalog.generation()
+        self._generation_seen = time.monotonic()
+        self._generation_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._pool = ThreadPoolExecutor(settings.ingest_workers, thread_name_prefix="ingest")
 
     def close(self) -> None:
+        self._closing.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
         if self.upstream is not None:
             self.upstream.close()
         self.catalog.close()
@@ -166,24 +190,125 @@ class GovernedHub:
     def verdict(self, row: RevisionView) -> AuditView:
         """The audit of ``row`` under the current policy; fetches and audits on first use.
 
+        The fetch and audit run in a worker thread (one per revision however many requests ask);
+        a request waits ``settings.ingest_wait`` seconds for them, then gets
+        :class:`IngestPendingError` (answered 503 with Retry-After; see :mod:`.ingest`).
         Returned without its reports (``report_json`` and ``report_html`` are empty: read them
         with ``catalog.latest_audit``), so that keeping every verdict in memory stays cheap."""
         key = (row.repo_id.lower(), row.sha)
-        if (known := self._verdicts.get(key)) is not None:
+        if (known := self._verdicts.get(key)) is not None and self._verdicts_current():
             return known
-        with self._lock("audit", row.repo_id.lower(), row.sha):
+        failed = self._failures.get(key)
+        if failed is not None:
+            if time.monotonic() < failed[0]:
+                raise failed[1]
+            self._failures.pop(key, None)
+        with self._guard:
+            job = self._jobs.get(key)
+        if job is None:
             done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
-            if done is None:
-                done = self._ingest(row)
-            slim = replace(done, report_json="", report_html="")
-            self._verdicts[key] = slim
-            return slim
+            if done is not None:
+                slim = replace(done, report_json="", report_html="")
+                self._verdicts[key] = slim
+                return slim
+            job = self._start(key, row)
+        return job.wait(self.settings.ingest_wait, self.settings.retry_after_max)
 
-    def _ingest(self, row: RevisionView) -> AuditView:
-        """Fetch and audit ``row``; called under its audit lock."""
+    def _verdicts_current(self) -> bool:
+        """False (and the verdict cache emptied) when some process, this one included, recorded
+        an audit since the last look. Looks at most every ``settings.verdict_recheck`` seconds:
+        one one-row query per interval, not per request, bounds how long another process's
+        re-audit goes unseen."""
+        now = time.monotonic()
+        if now - self._generation_seen < self.settings.verdict_recheck:
+            return True
+        with self._generation_lock:
+            if now - self._generation_seen < self.settings.verdict_recheck:
+                return True
+            generation = self.catalog.generation()
+            current = generation == self._generation
+            if not current:
+                self._verdicts.clear()
+                self._generation = generation
+            self._generation_seen = time.monotonic()
+            return current
+
+    def reaudit(self, repo_id: str, revision: str) -> AuditView:
+        """Audit a completely stored revision again under the current policy and today's date
+        (an exception that expired since counts no more; new scanners apply). Every process
+        sharing the database follows the new verdict within ``settings.verdict_recheck``."""
+        row = self.revision(repo_id, revision)
+        if self.ingest_of(row.repo_id, row.sha) is not None:
+            raise NotStoredError(
+                f"{row.repo_id}@{row.sha} is being fetched and audited right now; its audit is "
+                "recorded when that ends."
+            )
+        try:
+            stored = self._stored(row)
+        except StorageError as e:
+            raise NotStoredError(
+                f"{row.repo_id}@{row.sha} is not completely stored here, so there is nothing to "
+                "audit again; request one of its files to have it fetched and audited."
+            ) from e
+        key = (row.repo_id.lower(), row.sha)
+        with self._lock("audit", *key):
+            self._audit(stored)
+        self._verdicts.pop(key, None)
+        done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
+        if done is None:  # pragma: no cover - _audit records one or raises
+            raise StorageError(f"The audit of {row.repo_id}@{row.sha} was not recorded.")
+        return done
+
+    def ingest_of(self, repo_id: str, sha: str) -> Ingest | None:
+        """The ingest of that revision running now, if any."""
+        with self._guard:
+            return self._jobs.get((repo_id.lower(), sha))
+
+    def _start(self, key: tuple[str, str], row: RevisionView) -> Ingest:
+        """The running ingest of ``row``, started now unless one already runs."""
+        with self._guard:
+            if (job := self._jobs.get(key)) is not None:
+                return job
+            job = Ingest(f"{row.repo_id}@{row.sha}", sum(f.size for f in row.files if not f.stored))
+            try:
+                job.future = self._pool.submit(self._run, row, job)
+            except RuntimeError as e:  # the pool is shut down: the server is stopping
+                raise StorageError(
+                    f"The server is shutting down; {job.label} was not fetched. Ask again once "
+                    "it is back."
+                ) from e
+            self._jobs[key] = job
+        job.future.add_done_callback(lambda f: self._finished(key, job, f))
+        return job
+
+    def _run(self, row: RevisionView, job: Ingest) -> AuditView:
+        """The worker's task; the pool hands its outcome or error to every waiting request."""
+        done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
+        if done is None:
+            done = self._ingest(row, job)
+        return replace(done, report_json="", report_html="")
+
+    def _finished(self, key: tuple[str, str], job: Ingest, future: Future[AuditView]) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is None and not future.cancelled():  # cancelled: the server is stopping
+            self._verdicts[key] = future.result()
+        elif error is not None:
+            log.warning("the ingest of %s failed: %s", job.label, error)
+            if job.come_back_by is not None:
+                # Clients were told to come back: give them the failure, not a new attempt.
+                # The margin covers slow networks and requests queued behind others.
+                until = max(job.come_back_by, time.monotonic()) + self.settings.failed_ingest_hold
+                self._failures[key] = (until, _failed(job, error, until - time.monotonic()))
+        with self._guard:
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
+
+    def _ingest(self, row: RevisionView, job: Ingest) -> AuditView:
+        """Fetch and audit ``row``; runs in an ingest worker."""
         for spec in row.files:
-            self._fetch(row, spec)
+            self._fetch(row, spec, job)
         self.catalog.set_status(row.repo_id, row.sha, "fetched")
+        job.fetched_at = time.monotonic()
         self._audit(self._stored(row))
         done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
         if done is None:  # pragma: no cover - _audit records one or raises
@@ -207,7 +332,7 @@ class GovernedHub:
         path = self.blobs.path(spec.sha256)
         return path if path.is_file() else None
 
-    def _fetch(self, row: RevisionView, spec: FileSpec) -> None:
+    def _fetch(self, row: RevisionView, spec: FileSpec, job: Ingest) -> None:
         if spec.stored and spec.sha256 and self.blobs.has(spec.sha256):
             return
         with self._lock("blob", spec.sha256 or spec.git_oid):
@@ -217,7 +342,7 @@ class GovernedHub:
             label = f"'{spec.path}' of {row.repo_id}@{row.sha}"
             with self._upstream().download(row.repo_id, row.sha, spec.path) as chunks:
                 written = self.blobs.write(
-                    chunks,
+                    job.counted(chunks, self._closing),
                     expected_sha256=spec.sha256,
                     expected_size=spec.size,
                     expected_git_oid=None if spec.lfs else spec.git_oid,
@@ -232,19 +357,30 @@ class GovernedHub:
         from modeltrust.report.html import render_audit_html
 
         subject = f"{row.repo_id}@{row.sha}"
-        folder = Path(tempfile.mkdtemp(prefix="audit-", dir=self.work))
+        scratch = Path(tempfile.mkdtemp(prefix="audit-", dir=self.work))
+        folder, bases = scratch / "model", scratch / "bases"
         try:
             for spec in row.files:
                 _link(self.blobs.path(spec.sha256 or ""), folder / spec.path)
+            search: tuple[Path, ...] = ()
+            if self.upstream is not None and self.settings.max_depth > 0:
+                search = fetch_bases(
+                    self.upstream,
+                    folder,
+                    bases,
+                    max_depth=self.settings.max_depth,
+                    max_repos=MAX_REPOS,
+                )
             result = audit(
                 str(folder),
                 self.policy,
                 policy_origin=self.settings.policy_origin,
                 jobs=1,
                 max_depth=self.settings.max_depth,
+                search_paths=search,
             )
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
         # Judge again with the repo id known, so exceptions scoped to a repo apply.
         evaluation = evaluate(
             self.policy,
@@ -266,8 +402,10 @@ class GovernedHub:
         )
 
         def named(text: str) -> str:
-            """Findings located in the scratch folder, located in the repo revision instead."""
-            return text.replace(f"{folder}/", f"{subject}/").replace(str(folder), subject)
+            """Findings located in the scratch folder, located in the repo revision (or the
+            base model: ``bases/org/name`` is ``org/name``) instead."""
+            text = text.replace(f"{bases}/", "").replace(f"{folder}/", f"{subject}/")
+            return text.replace(str(folder), subject)
 
         self.catalog.save_audit(
             row.repo_id,
@@ -278,6 +416,13 @@ class GovernedHub:
             report_json=named(render_audit_json(result)),
             report_html=named(render_audit_html(result)),
         )
+
+
+def _failed(job: Ingest, error: BaseException, hold: float) -> IngestFailedError:
+    return IngestFailedError(
+        f"modeltrust could not fetch and audit {job.label}: {error} No file of it is served; "
+        f"a request in {math.ceil(hold)} s or later tries the upstream again."
+    )
 
 
 def _check_path(repo_id: str, path: str) -> None:

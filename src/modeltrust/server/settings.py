@@ -22,8 +22,28 @@ class Settings:
     upstream_timeout: float = 30.0
     ref_ttl: float = 300.0
     """Seconds a branch or tag's resolved commit is trusted before the upstream is asked again."""
-    max_depth: int = 0
-    """Generations of base models the licence check follows (bases are looked up locally)."""
+    max_depth: int = 10
+    """Generations of base models the licence lineage follows; their metadata (card, licence,
+    config) is fetched through the upstream for the audit. 0: the model alone."""
+    ingest_wait: float = 5.0
+    """Seconds a request for file bytes waits for a first fetch and audit before it is answered
+    503 with Retry-After (the client's HEAD timeout is 10 s by default)."""
+    retry_after_max: int = 300
+    """Upper bound of the Retry-After given while an ingest runs. The default client retries 5
+    times, so a first pull of up to about 5 x (this + 1) seconds completes in one call."""
+    failed_ingest_hold: float = 10.0
+    """Seconds, beyond the longest Retry-After given, that a failed ingest's error is answered
+    (403 GatedRepo) to the clients told to come back, before a request may try again."""
+    ingest_workers: int = 4
+    """Revisions fetched and audited at the same time; more wait in line."""
+    verdict_recheck: float = 1.0
+    """Seconds between two looks at the database for audits recorded by other processes (a
+    re-audit on one server sharing the database is followed by all within this bound)."""
+    admin_token: str | None = None
+    """Bearer token for ``POST /api/modeltrust/audits/...`` (re-audit); None disables it."""
+    tree_page_size: int = 1000
+    """Entries per page of a tree listing (the Hub's page size); more pages are linked with
+    ``Link: <...>; rel="next"``."""
 
     @property
     def url(self) -> str:

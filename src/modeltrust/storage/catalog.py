@@ -16,12 +16,19 @@ from datetime import UTC, datetime
 from importlib.resources import files as package_files
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from modeltrust.errors import StorageError
-from modeltrust.storage.models import AuditRow, FileRow, RefRow, RepoRow, RevisionRow
+from modeltrust.storage.models import (
+    AuditRow,
+    FileRow,
+    HubStateRow,
+    RefRow,
+    RepoRow,
+    RevisionRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +220,17 @@ class Catalog:
                 )
             )
             row.status = "audited"
+            # Row-locked increment: commits are ordered, so no audit slips past a reader.
+            s.execute(
+                update(HubStateRow)
+                .where(HubStateRow.id == 1)
+                .values(generation=HubStateRow.generation + 1)
+            )
+
+    def generation(self) -> int:
+        """How many audits were recorded in this database (by any process)."""
+        with self._session() as s:
+            return int(s.scalar(select(HubStateRow.generation).where(HubStateRow.id == 1)) or 0)
 
     def latest_audit(self, repo_id: str, sha: str, policy: str | None = None) -> AuditView | None:
         """The newest audit of the revision (under ``policy`` when given)."""

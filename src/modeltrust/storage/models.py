@@ -100,3 +100,13 @@ class AuditRow(Base):
     report_json: Mapped[str] = mapped_column(Text)
     report_html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class HubStateRow(Base):
+    """One row (``id`` 1). ``generation`` grows by one with every audit recorded, in the same
+    transaction, so a process that sees it unchanged knows no audit was added since."""
+
+    __tablename__ = "hub_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
