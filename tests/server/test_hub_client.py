@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from modeltrust.server.hub_api import SMALL_FILE
 from tests.auditor.conftest import clean_files
 from tests.hubserver import HubServer
 from tests.server.conftest import StartHub
@@ -79,6 +80,31 @@ def test_range_requests_answer_206(start_hub: StartHub) -> None:
     assert part.status_code == 206
     assert part.content == whole[2:6]
     assert part.headers["content-range"] == f"bytes 2-5/{len(whole)}"
+
+
+@pytest.mark.parametrize("size", [0, 100, SMALL_FILE, SMALL_FILE + 1, 3 * SMALL_FILE])
+def test_small_and_large_files_answer_alike(
+    start_hub: StartHub, upstream: HubServer, size: int
+) -> None:
+    """Small files are sent from memory, larger ones streamed: HEAD, GET and ranges must not
+    tell the two apart."""
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    upstream.commit("acme/clean", {"blob.bin": data})
+    hub = start_hub()
+    url = f"{hub.url}/acme/clean/resolve/main/blob.bin"
+    got = httpx2.get(url)
+    head = httpx2.head(url)
+    assert got.status_code == head.status_code == 200
+    assert got.content == data
+    assert head.content == b""
+    for name in ("etag", "x-repo-commit", "content-length", "accept-ranges", "content-type"):
+        assert got.headers[name] == head.headers[name], name
+    assert int(head.headers["content-length"]) == size
+    if size:
+        part = httpx2.get(url, headers={"range": f"bytes={size // 2}-"})
+        assert part.status_code == 206
+        assert part.content == data[size // 2 :]
+    assert Path(hf_hub_download("acme/clean", "blob.bin")).read_bytes() == data
 
 
 def test_errors_become_the_clients_typed_errors(start_hub: StartHub) -> None:
