@@ -11,6 +11,7 @@ import pytest
 from sarif_pydantic import Sarif
 
 from modeltrust import ScanResult, Severity, scan_paths
+from modeltrust.report.interface import human_size
 from modeltrust.report.json import JsonRenderer
 from modeltrust.report.sarif import SarifRenderer
 from modeltrust.rules import ALL_RULES
@@ -82,3 +83,12 @@ def test_sarif_fingerprints_are_stable(result: ScanResult) -> None:
     fa = [r["partialFingerprints"] for r in a["runs"][0]["results"]]
     fb = [r["partialFingerprints"] for r in b["runs"][0]["results"]]
     assert fa == fb
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (5 << 20, "5.0 MiB"),
+     (3 << 30, "3.0 GiB"), (5000 << 30, "5000.0 GiB")],
+)  # fmt: skip
+def test_sizes_read_in_binary_units(size: int, text: str) -> None:
+    assert human_size(size) == text

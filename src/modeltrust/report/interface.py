@@ -20,3 +20,13 @@ class Renderer(ABC):
 
     @abstractmethod
     def render(self, result: ScanResult, *, fail_on: Severity) -> str: ...
+
+
+def human_size(n: int) -> str:
+    """``n`` bytes for people: ``512 B``, ``1.5 KiB`` ... ``12.3 GiB`` (binary units)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

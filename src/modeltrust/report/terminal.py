@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from modeltrust.findings import ScanResult, Severity
+from modeltrust.report.interface import human_size
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -81,18 +82,9 @@ def render_terminal(result: ScanResult, console: Console, *, fail_on: Severity) 
         files.add_row(
             escape(scanned.path),
             ", ".join(scanned.formats) or "-",
-            _size(scanned.size),
+            human_size(scanned.size),
             Text(sev.label if sev is not None else "clean", style=STYLE[sev] if sev else "green"),
         )
     if len(result.files) <= 50:
         console.print(files)
     console.print(_summary(result, fail_on))
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 
 from modeltrust.errors import ModelTrustError, StorageError
+from modeltrust.report.interface import human_size
 from modeltrust.storage.catalog import AuditView
 
 _MEASURABLE = 1 << 20
@@ -118,14 +119,5 @@ class Ingest:
     def progress(self) -> str:
         elapsed = int(time.monotonic() - self.started)
         if self.fetched_at is not None:
-            return f"all {_size(self.total_bytes)} stored, auditing; {elapsed} s so far"
-        return f"{_size(self.done_bytes)} of {_size(self.total_bytes)} after {elapsed} s"
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"  # pragma: no cover - the loop always returns
+            return f"all {human_size(self.total_bytes)} stored, auditing; {elapsed} s so far"
+        return f"{human_size(self.done_bytes)} of {human_size(self.total_bytes)} after {elapsed} s"
