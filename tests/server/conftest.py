@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from modeltrust.policy.model import Policy
+from modeltrust.policy.model import Policy, parse_policy
 from modeltrust.server.app import create_app
 from modeltrust.server.settings import Settings
 from tests.auditor.conftest import clean_files, trojan_files
@@ -163,3 +163,21 @@ def client_cache(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> 
     path = tmp_path / name
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(path))
     yield path
+
+
+@pytest.fixture
+def waiver() -> Policy:
+    """A policy that waives the pickle findings of ``acme/trojan`` (the test Hub's trojan)."""
+    return parse_policy(
+        """
+version: 1
+name: waived
+exceptions:
+  - rule: MT-PKL-*
+    repo: acme/trojan
+    reason: reviewed fixture
+    approver: security-team
+    expires: 2099-01-01
+""",
+        "test",
+    )

@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from modeltrust.policy.model import Policy
 from modeltrust.server.hub_api import SMALL_FILE
 from tests.auditor.conftest import clean_files
 from tests.hubserver import HubServer
@@ -140,23 +141,8 @@ def test_a_trojaned_repo_is_refused_with_our_message(start_hub: StartHub, canary
     assert not canary.exists()
 
 
-def test_a_policy_exception_unblocks(start_hub: StartHub) -> None:
-    from modeltrust.policy.model import parse_policy
-
-    policy = parse_policy(
-        """
-version: 1
-name: waived
-exceptions:
-  - rule: MT-PKL-*
-    repo: acme/trojan
-    reason: reviewed fixture
-    approver: security-team
-    expires: 2099-01-01
-""",
-        "test",
-    )
-    start_hub(policy=policy)
+def test_a_policy_exception_unblocks(start_hub: StartHub, waiver: Policy) -> None:
+    start_hub(policy=waiver)
     path = hf_hub_download("acme/trojan", "config.json")
     assert Path(path).is_file()
 

@@ -37,7 +37,6 @@ from tests.server.test_shared_database import (  # noqa: F401
     servers,
     test_a_reaudit_needs_a_stored_revision,
     test_a_reaudit_on_one_server_is_followed_by_the_others,
-    waiver,
 )
 from tests.server.test_storage import (  # noqa: F401
     test_the_catalogue_migrates_and_survives_a_reopen,

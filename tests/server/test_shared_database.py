@@ -19,7 +19,7 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
 from modeltrust.policy import engine
-from modeltrust.policy.model import Policy, parse_policy
+from modeltrust.policy.model import Policy
 from modeltrust.server.settings import Settings
 from tests.hubserver import HubServer
 from tests.server.conftest import Governed, client_cache, point_client_at
@@ -34,23 +34,6 @@ class _Later(date):
     @classmethod
     def today(cls) -> _Later:
         return cls(2100, 1, 1)
-
-
-@pytest.fixture
-def waiver() -> Policy:
-    return parse_policy(
-        """
-version: 1
-name: waived
-exceptions:
-  - rule: MT-PKL-*
-    repo: acme/trojan
-    reason: reviewed fixture
-    approver: security-team
-    expires: 2099-01-01
-""",
-        "test",
-    )
 
 
 @pytest.fixture
