@@ -194,7 +194,7 @@ def verify(base: str, files: dict[str, bytes]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 x 16 MiB, report under .work/")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--shard-mib", type=int, default=64)
     parser.add_argument("--small-requests", type=int, default=50, help="per client per round")
     args = parser.parse_args()

@@ -111,6 +111,11 @@ class HubServer:
         """Path fragment -> seconds over which a matching ``resolve`` GET's body is spread: a
         slow upstream, for first pulls that outlast the client's timeouts."""
         self.repos: dict[str, Repo] = {}
+        self.aliases: dict[str, str] = {}
+        """Old name (lower case) -> repo id: a renamed repo, which the Hub still answers under
+        its old name, with its new id (``gpt2`` is ``openai-community/gpt2``)."""
+        self.info_extra: dict[str, dict[str, Any]] = {}
+        """Repo id -> more fields for its model info (as the Hub adds, e.g. Xet ones)."""
         self.requests: list[Request] = []
         self._clock = 0
         self._server: ThreadingHTTPServer | None = None
@@ -280,11 +285,18 @@ class HubServer:
             return False
         return self.tokens.get(token.strip(), False)
 
+    def rename(self, old_name: str, repo_id: str) -> None:
+        """Answer ``old_name`` with the repo ``repo_id`` (its ``id`` stays ``repo_id``)."""
+        if self.find(repo_id) is None:
+            raise ValueError(f"repo {repo_id} does not exist")
+        self.aliases[old_name.lower()] = repo_id
+
     def find(self, repo_id: str) -> Repo | None:
         for name, repo in self.repos.items():
             if name.lower() == repo_id.lower():
                 return repo
-        return None
+        target = self.aliases.get(repo_id.lower())
+        return None if target is None else self.find(target)
 
 
 @contextmanager
@@ -512,6 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if card is not None:
             info["cardData"] = card
+        info.update(self.hub.info_extra.get(repo.repo_id, {}))
         expand = query.get("expand")
         if expand:
             info = {k: v for k, v in info.items() if k in expand or k in ("_id", "id")}

@@ -93,6 +93,22 @@ def test_local_mislabelled_without_its_base(tmp_path: Path) -> None:
     assert any(f.rule_id.startswith("MT-LIN-") for f in result.license.findings)
 
 
+def test_a_source_opened_by_the_caller_is_audited_as_it_lists_files(
+    tmp_path: Path, canary: Path
+) -> None:
+    """The governed hub passes a source listing every file: a trojan in a folder a plain folder
+    audit skips (.cache) is then scanned and fails the audit."""
+    from modeltrust.sources.local import LocalSource
+
+    files = trojan_files(canary)
+    folder = write(tmp_path / "m", {**clean_files(), ".cache/model.pkl": files["model.pkl"]})
+    assert audit(str(folder)).verdict.status == "pass"
+    result = audit(LocalSource(folder, every_file=True))
+    assert result.verdict.status == "fail"
+    assert ".cache/model.pkl" in {f.path for f in result.files}
+    assert result.target == str(folder)
+
+
 def test_missing_target_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         audit(str(tmp_path / "nope" / "x" / "y"))

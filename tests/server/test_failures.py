@@ -43,7 +43,8 @@ class Faults:
         self.mode: str | None = None
         """error: answer 500 | hang: say nothing until released | cut: send half the body with
         the full Content-Length and close | short: send half the body with a matching
-        Content-Length | stall: send half the body, then wait until released."""
+        Content-Length | stall: send half the body, then wait until released | pause: send
+        half the body, wait until released, then send the rest."""
         self.target = ""
         self.reached = threading.Event()
         self.release = threading.Event()
@@ -102,9 +103,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(half)
         self.wfile.flush()
-        if mode == "stall":
+        if mode in ("stall", "pause"):
             faults.reached.set()
             faults.release.wait(20)
+        if mode == "pause":
+            self.wfile.write(data[len(half) :])
+            return
         self.close_connection = True
 
 
@@ -143,7 +147,9 @@ def hub(tmp_path: Path, proxy: Proxy) -> Iterator[Governed]:
 
 
 def stored_files(data: Path) -> list[Path]:
-    return [p for p in (data / "blobs").rglob("*") if p.is_file()]
+    """The blobs (not the writers' scratch folders and their lock files)."""
+    incoming = data / "blobs" / "sha256" / "incoming"
+    return [p for p in (data / "blobs").rglob("*") if p.is_file() and incoming not in p.parents]
 
 
 def assert_nothing_corrupt(data: Path) -> None:
@@ -260,7 +266,7 @@ def test_kill_9_mid_ingest_then_a_restart_serves_correct_bytes(
         client.start()
         assert proxy.faults.reached.wait(20), "the ingest never reached the big file"
         deadline = time.monotonic() + 10
-        while not any(p.stat().st_size > 0 for p in incoming.glob(".tmp-*")):
+        while not any(p.stat().st_size > 0 for p in incoming.rglob(".tmp-*")):
             assert time.monotonic() < deadline, "no partial blob was being written"
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
@@ -272,13 +278,15 @@ def test_kill_9_mid_ingest_then_a_restart_serves_correct_bytes(
     # Killed mid-transfer (or, had the kill come late, told 503 "being fetched"): never a file.
     first = outcome[0]
     assert isinstance(first, httpx2.HTTPError) or first.status_code == 503, first  # type: ignore[attr-defined]
-    assert list(incoming.glob(".tmp-*")), "the kill should have left a partial write behind"
+    assert list(incoming.rglob(".tmp-*")), "the kill should have left a partial write behind"
 
     # Restarted without an upstream: the revision is only half stored, so nothing is served.
     process, url = start_serve(data, "none", tmp_path)
     try:
-        assert not list(incoming.glob(".tmp-*")), "start-up sweeps partial writes"
-        assert not list((data / "work").iterdir())
+        assert not list(incoming.rglob(".tmp-*")), "start-up sweeps partial writes"
+        folders = [p for p in (data / "work").iterdir() if p.is_dir()]
+        assert len(folders) == 1, "only the running server's own scratch folder is left"
+        assert not list(folders[0].iterdir())
         r = httpx2.get(f"{url}/acme/big/resolve/main/model.safetensors", timeout=30)
         assert r.status_code != 200
     finally:
@@ -295,7 +303,47 @@ def test_kill_9_mid_ingest_then_a_restart_serves_correct_bytes(
     finally:
         stop(process)
     assert_nothing_corrupt(data)
-    assert not list(incoming.glob(".tmp-*"))
+    assert not list(incoming.rglob(".tmp-*"))
+
+
+# --- several servers on one data directory -------------------------------------------------------
+
+
+def test_a_second_server_starting_mid_ingest_leaves_the_first_ones_work_alone(
+    proxy: Proxy, tmp_path: Path
+) -> None:
+    """docs/serve.md lets servers share a data directory: one starting up must sweep only what
+    stopped servers left, never another live server's partial download or audit folder."""
+    data = tmp_path / "data"
+    incoming = data / "blobs" / "sha256" / "incoming"
+    proxy.faults.set("pause", "/model.safetensors")
+    first = Governed(Settings(data_dir=data, upstream=proxy.url, ingest_wait=0.2)).start()
+    second = None
+    try:
+        url = f"{first.url}/acme/big/resolve/main/model.safetensors"
+        assert httpx2.get(url, timeout=30).status_code == 503  # the ingest runs on
+        assert proxy.faults.reached.wait(20), "the ingest never reached the big file"
+        deadline = time.monotonic() + 10
+        while not any(p.stat().st_size > 0 for p in incoming.rglob(".tmp-*")):
+            assert time.monotonic() < deadline, "no partial blob was being written"
+            time.sleep(0.05)
+        second = Governed(Settings(data_dir=data, upstream=proxy.url)).start()
+        assert list(incoming.rglob(".tmp-*")), "the second server removed a live partial write"
+        proxy.faults.release.set()
+        deadline = time.monotonic() + 30
+        while (r := httpx2.get(url, timeout=30)).status_code == 503:
+            assert time.monotonic() < deadline, "the first server's ingest did not finish"
+            time.sleep(0.2)
+        assert r.status_code == 200, r.headers.get("x-error-message")
+        assert hashlib.sha256(r.content).hexdigest() == hashlib.sha256(BIG).hexdigest()
+        r = httpx2.get(f"{second.url}/acme/big/resolve/main/model.safetensors", timeout=30)
+        assert r.status_code == 200 and r.content == BIG
+    finally:
+        proxy.faults.release.set()
+        if second is not None:
+            second.stop()
+        first.stop()
+    assert_nothing_corrupt(data)
 
 
 # --- a real full disk ----------------------------------------------------------------------------

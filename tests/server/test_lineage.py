@@ -36,7 +36,8 @@ def test_a_mislabelled_llama_derivative_is_refused(
     fetched = {r.path.rsplit("/", 1)[-1] for r in derivative.requests_to(f"/{LLAMA}/resolve/")}
     assert fetched == {"README.md", "LICENSE", "config.json"}
     # ... and the base is not served because of it: it was never stored.
-    assert not [p for p in (hub.settings.data_dir / "work").rglob("*") if p.is_file()]
+    work = hub.settings.data_dir / "work"
+    assert not [p for p in work.rglob("*") if p.is_file() and p.suffix != ".lock"]
     r = httpx2.get(f"{hub.url}/api/modeltrust/audits/{LLAMA}/main")
     assert r.status_code == 404
 
@@ -69,3 +70,21 @@ def test_without_the_lineage_the_mislabel_goes_unseen(
     report = httpx2.get(f"{hub.url}/api/modeltrust/audits/acme/super-chat-8b/main").json()
     assert not any("MT-LIC-003" in reason for reason in report["reasons"])
     assert report["report"]["license"]["effective_licenses"] == ["apache-2.0"]
+
+
+def test_a_base_is_never_found_in_the_audits_own_scratch_folder(
+    start_hub: StartHub, upstream: HubServer
+) -> None:
+    """The audit's copy lives at ``.../audit-*/model``; a card naming ``model/sub`` must not
+    find the repo's own ``sub`` folder there and take it for its base. Bases come only from
+    the upstream; one it does not have is reported as not found."""
+    files = {
+        **clean_files(),
+        "README.md": card(GOOD_CARD, license="apache-2.0", base_model="model/sub"),
+        "sub/README.md": card("# Not a base\n", license="apache-2.0"),
+    }
+    upstream.add_repo("acme/self-based", files)
+    hub = start_hub()
+    httpx2.get(f"{hub.url}/acme/self-based/resolve/main/config.json")
+    report = httpx2.get(f"{hub.url}/api/modeltrust/audits/acme/self-based/main").json()
+    assert any("MT-LIN-001" in r and "model/sub" in r for r in report["reasons"]), report["reasons"]

@@ -1,6 +1,7 @@
 """The governed hub on a real PostgreSQL server: the catalogue test and the hub tests that lean on
 the database (first pull, a background first pull, the gate, concurrent requests, a restart,
-repo ids without an org, several servers on one database following each other's re-audits),
+repo ids without an org, a renamed repo, several servers on one database following each other's
+re-audits, a verdict read just before a re-audit),
 run again with ``--database-url`` pointing at PostgreSQL.
 
 ``.ci/run`` starts a server from Debian's postgresql package (``.ci/postgres.sh``) and sets
@@ -16,6 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.server.test_concurrency import (  # noqa: F401
+    test_a_verdict_read_just_before_a_reaudit_is_not_kept_after_it,
+)
 from tests.server.test_first_pull import (  # noqa: F401
     short_client_timeouts,
     slow_upstream,
@@ -40,6 +44,9 @@ from tests.server.test_shared_database import (  # noqa: F401
 )
 from tests.server.test_storage import (  # noqa: F401
     test_the_catalogue_migrates_and_survives_a_reopen,
+)
+from tests.server.test_upstream_trouble import (  # noqa: F401
+    test_a_renamed_repo_is_listed_once_and_served_without_upstream,
 )
 
 ADMIN_URL = os.environ.get("MODELTRUST_TEST_POSTGRES_URL")

@@ -55,7 +55,10 @@ def test_serve_starts_and_answers(tmp_path: Path) -> None:
         assert r.json()["ok"] is True
         missing = httpx2.get(f"http://127.0.0.1:{port}/api/models/acme/none")
         assert missing.status_code == 404
-        assert missing.headers["x-error-code"] == "RevisionNotFound"
+        # Never pulled through and no upstream to ask: the repo is unknown here, and the
+        # message says which revision of what was asked for.
+        assert missing.headers["x-error-code"] == "RepoNotFound"
+        assert "acme/none@main" in missing.headers["x-error-message"]
         assert (tmp_path / "data" / "modeltrust.db").is_file()
     finally:
         process.terminate()

@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from modeltrust.errors import IntegrityError, StorageError
 from modeltrust.storage.blobs import BlobStore
 from modeltrust.storage.catalog import Catalog, FileSpec
+from modeltrust.storage.scratch import ScratchSpace
 
 SHA = "a" * 40
 
@@ -56,12 +57,49 @@ def test_a_broken_transfer_leaves_nothing(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
-def test_sweep_removes_what_a_killed_write_left(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
-    leftover = tmp_path / "sha256" / "incoming" / ".tmp-abc"
-    leftover.write_bytes(b"half")
-    assert store.sweep() == 1
-    assert not leftover.exists()
+def test_scratch_sweep_removes_only_what_no_live_process_holds(tmp_path: Path) -> None:
+    """A live process's folder (here: another process holding its lock) survives a sweep; a dead
+    one's (its lock file unheld) and entries of the old layout do not."""
+    import subprocess
+    import sys
+
+    parent = tmp_path / "incoming"
+    dead = ScratchSpace(parent)
+    (dead.path / ".tmp-abc").write_bytes(b"half")
+    dead._lock.close()  # as if its process was killed: the kernel drops the lock
+    (parent / ".tmp-old-layout").write_bytes(b"half")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from pathlib import Path;"
+                "from modeltrust.storage.scratch import ScratchSpace;"
+                f"s = ScratchSpace(Path({str(parent)!r}));"
+                "(s.path / '.tmp-live').write_bytes(b'x');"
+                "print(s.path, flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        live = Path(holder.stdout.readline().strip())
+        mine = ScratchSpace(parent)
+        assert mine.sweep() == 2
+        assert (live / ".tmp-live").exists(), "another live process's write was removed"
+        assert not dead.path.exists() and not (parent / ".tmp-old-layout").exists()
+        assert mine.path.is_dir()
+        mine.close()
+        assert not mine.path.exists()
+    finally:
+        holder.kill()
+        holder.communicate()
+    last = ScratchSpace(parent)
+    assert last.sweep() == 1, "once its process is gone, its folder goes too"
+    assert not live.exists()
+    last.close()
 
 
 def test_the_catalogue_migrates_and_survives_a_reopen(

@@ -134,6 +134,34 @@ def test_search_paths_and_not_found_message(tmp_path: Path) -> None:
     assert found.read_text("README.md") == "b"
 
 
+def test_every_file_lists_skipped_folders_and_has_no_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a folder whose files were chosen (the governed hub's copy of a repo), nothing is left
+    out: a file left out of the listing would go unscanned."""
+    from modeltrust.sources import local
+
+    files = {"a.txt": "a", ".cache/m.pkl": "p", "__pycache__/x.pyc": "c", "node_modules/n": "n"}
+    root = make(tmp_path / "m", files)
+    assert [f.path for f in LocalSource(root).list_files()] == ["a.txt"]
+    assert {f.path for f in LocalSource(root, every_file=True).list_files()} == set(files)
+    monkeypatch.setattr(local, "MAX_FILES", 2)
+    assert len(LocalSource(root, every_file=True).list_files()) == 4
+    assert len(LocalSource(root, every_file=False).list_files()) == 1
+
+
+def test_nearby_false_searches_only_the_search_paths(tmp_path: Path) -> None:
+    """A scratch folder's surroundings are not the user's models: a card naming 'model/sub'
+    must not find the repo's own sub-folder next to it."""
+    model = make(tmp_path / "scratch" / "model", {"README.md": "x", "sub/README.md": "own"})
+    assert LocalSource(model).open_related("model/sub").read_text("README.md") == "own"
+    with pytest.raises(SourceError, match="was not found"):
+        LocalSource(model, nearby=False).open_related("model/sub")
+    store = make(tmp_path / "bases" / "model" / "sub", {"README.md": "base"}).parent.parent
+    found = LocalSource(model, nearby=False, search_paths=(store,)).open_related("model/sub")
+    assert found.read_text("README.md") == "base"
+
+
 @pytest.mark.parametrize("bad", ["../../etc", "a/../b", "/abs/path", "meta--x/y", "x"])
 def test_hostile_base_names_are_never_looked_up(tmp_path: Path, bad: str) -> None:
     model = make(tmp_path / "m" / "model", {"README.md": "x"})

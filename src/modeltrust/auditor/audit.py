@@ -61,7 +61,7 @@ _NEVER_LOADED = re.compile(
 
 
 def audit(
-    target: str,
+    target: str | Source,
     policy: Policy | None = None,
     *,
     policy_origin: str | None = None,
@@ -73,7 +73,10 @@ def audit(
     search_paths: tuple[Path, ...] = (),
     today: date | None = None,
 ) -> AuditResult:
-    """Audit ``target`` (a folder, a file, or a Hub repo ``org/name[@revision]``).
+    """Audit ``target`` (a folder, a file, or a Hub repo ``org/name[@revision]``; or a source
+    opened by the caller, when how its files are listed matters, as for the governed hub's
+    copy of a repo revision, whose every file must be scanned; ``search_paths`` is then the
+    source's own).
 
     ``cache``: None scans everything; ``jobs``: scanner worker processes (0: one per CPU).
     """
@@ -112,7 +115,7 @@ def audit(
         today=today,
     )
     return AuditResult(
-        target=target,
+        target=target if isinstance(target, str) else source.ref,
         source_kind=source.kind,
         repo_id=source.repo_id,
         revision=source.revision,
@@ -143,8 +146,10 @@ def _stage(hooks: Hooks, text: str) -> None:
         hooks.stage(text)
 
 
-def _open(target: str, search_paths: tuple[Path, ...]) -> tuple[Source, str | None]:
+def _open(target: str | Source, search_paths: tuple[Path, ...]) -> tuple[Source, str | None]:
     """The source, and the one file to scan when the target is a file."""
+    if isinstance(target, Source):
+        return target, None
     path = Path(target).expanduser()
     if not target.startswith("hf:") and path.is_file():
         return open_source(str(path.parent), search_paths=search_paths), path.name

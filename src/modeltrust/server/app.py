@@ -6,9 +6,11 @@ crash) so a misconfiguration fails at start-up, not on the first request.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **_no_telemetry(),
     )
     app.state.hub = hub
     app.include_router(audit_api.router)
@@ -54,6 +57,26 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HubError, _handle)
     app.add_exception_handler(ModelTrustError, _handle)
     return app
+
+
+NO_TELEMETRY = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+"""FastAPI's built-in OpenTelemetry (0.165 and later), every part off: modeltrust sends no
+telemetry, and ``FASTAPI_OTEL_AUTO_CONFIGURE=true`` in the environment must not turn on
+exporters behind the operator's back."""
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """``telemetry=NO_TELEMETRY`` for a FastAPI that has the argument; nothing for older ones
+    (``fastapi>=0.110`` is the floor), which have no telemetry to turn off."""
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": dict(NO_TELEMETRY)}
+    return {}
 
 
 async def _handle(_request: Request, exc: Exception) -> Response:
@@ -82,4 +105,9 @@ def to_hub_error(exc: Exception) -> HubError:
     if isinstance(exc, ModelTrustError):
         return HubError(500, str(exc))
     log.exception("internal error")  # the server's one broad catch: log it, answer 500
-    return HubError(500, f"modeltrust serve hit an internal error: {type(exc).__name__}.")
+    return HubError(
+        500,
+        f"modeltrust serve hit an internal error ({type(exc).__name__}); nothing was served. "
+        "Ask again; if it persists, report it to the modeltrust maintainers with the server's "
+        "log, which has the details.",
+    )

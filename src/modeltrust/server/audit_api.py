@@ -72,7 +72,9 @@ def reaudit(request: Request, _rest: str) -> Response:
             "send that token as 'Authorization: Bearer ...'.",
         )
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry any byte.
+    given = token.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected.encode()):
         raise HubError(401, "A re-audit needs this hub's admin token as 'Authorization: Bearer'.")
     repo_id, revision, _ = _target(request, allow_html=False)
     return _document(hub.reaudit(repo_id, revision))

@@ -13,12 +13,14 @@ import bisect
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from modeltrust.server.ingest import Ingest, IngestRunning
 from modeltrust.server.responses import HubError, header_text
 from modeltrust.server.service import GovernedHub
 from modeltrust.storage.catalog import FileSpec, RevisionView
@@ -38,8 +40,12 @@ def dispatch(
     base_url: str,
     *,
     ranged: bool = False,
+    block: bool = True,
+    waited: Ingest | None = None,
 ) -> Response:
-    """The response to one request; ``ranged``: it asks for a byte range (``Range``)."""
+    """The response to one request; ``ranged``: it asks for a byte range (``Range``).
+    ``block`` and ``waited``: see :meth:`GovernedHub.verdict` (the async route waits for a
+    first ingest itself, holding no thread)."""
     parts = raw_path.split("?", 1)[0].split("/")[1:]
     params = parse_qs(query, keep_blank_values=True)
     if parts[:2] == ["api", "models"] and len(parts) >= 3:
@@ -59,8 +65,16 @@ def dispatch(
         for repo_id, rest in _candidates(parts):
             if len(rest) >= 3 and rest[0] == "resolve":
                 path = "/".join(unquote(p) for p in rest[2:])
-                return _resolve(hub, repo_id, unquote(rest[1]), path, base_url, method, ranged)
-    raise HubError(404, f"modeltrust serve has no route for {method} {raw_path}.")
+                gate = Gate(block, waited)
+                return _resolve(
+                    hub, repo_id, unquote(rest[1]), path, base_url, method, ranged, gate
+                )
+    raise HubError(
+        404,
+        f"modeltrust serve has no route for {method} {raw_path}: it serves the Hub's model "
+        "routes (/api/models/..., /REPO/resolve/REVISION/PATH) and /api/modeltrust/...; check "
+        "the URL, and that HF_ENDPOINT has no path after the host.",
+    )
 
 
 def _candidates(segments: list[str]) -> Iterator[tuple[str, list[str]]]:
@@ -230,6 +244,14 @@ def _refs(hub: GovernedHub, repo_id: str) -> Response:
 # --- file bytes: the gate ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """How a resolve request waits for a first ingest: see :meth:`GovernedHub.verdict`."""
+
+    block: bool = True
+    waited: Ingest | None = None
+
+
 def _resolve(
     hub: GovernedHub,
     repo_id: str,
@@ -238,6 +260,7 @@ def _resolve(
     base_url: str,
     method: str,
     ranged: bool,
+    gate: Gate,
 ) -> Response:
     row = hub.revision(repo_id, revision)
     spec = row.file(path)
@@ -248,16 +271,18 @@ def _resolve(
             "EntryNotFound",
             {"X-Repo-Commit": row.sha},
         )
-    audit = hub.verdict(row)
+    audit = hub.verdict(row, block=gate.block, waited=gate.waited)
     spec = hub.revision(row.repo_id, row.sha).file(path) or spec  # now stored, with its SHA-256
     report = f"{base_url.rstrip('/')}/api/modeltrust/audits/{row.repo_id}/{row.sha}/html"
     if audit.verdict == "fail":
-        first = audit.reasons[0].rstrip(".") if audit.reasons else "the verdict is fail"
+        first = audit.reasons[0].rstrip(".") if audit.reasons else "no reason recorded"
+        first = first.removeprefix("fail: ")
         more = f" (and {len(audit.reasons) - 1} more)" if len(audit.reasons) > 1 else ""
         raise HubError(
             403,
-            f"modeltrust blocked {row.repo_id}@{row.sha[:12]}: the audit under policy "
-            f"'{hub.policy.name}' failed: {first}{more}. Report: {report}",
+            f"modeltrust blocked {row.repo_id}@{row.sha[:12]}: its audit under policy "
+            f"'{hub.policy.name}' found {first}{more}. Read the report at {report}; to allow "
+            "the model anyway, add a reviewed exception to the policy.",
             "GatedRepo",
             {"X-Repo-Commit": row.sha},
         )
@@ -269,7 +294,9 @@ def _resolve(
         "X-Repo-Commit": row.sha,
         "ETag": f'"{etag}"',
         "Content-Type": "application/octet-stream",
-        "Cache-Control": "public, max-age=31536000, immutable",
+        # Revalidated on every use: a re-audit can revoke a verdict, also for a commit URL, so
+        # no cache in between may answer for the gate. (The client keeps its own copy by ETag.)
+        "Cache-Control": "no-cache",
     }
     if spec.lfs:
         headers["X-Linked-Etag"] = f'"{etag}"'
@@ -301,19 +328,37 @@ def _resolve(
 
 
 async def route(request: Request) -> Response:
-    """The catch-all route: read the body, then do the (blocking) work in a worker thread."""
+    """The catch-all route: read the body, then do the (blocking) work in a worker thread.
+
+    A first pull's ingest is waited for here, on the event loop, not in a worker thread: the
+    threads are shared by every request (anyio's default pool of 40), and requests waiting
+    ``ingest_wait`` for ingests would starve cached downloads."""
     from starlette.concurrency import run_in_threadpool
 
     hub: GovernedHub = request.app.state.hub
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    body = await request.body() if request.method == "POST" else b""
-    return await run_in_threadpool(
-        dispatch,
-        hub,
-        request.method,
-        raw.decode("latin-1"),
-        request.url.query,
-        body,
-        str(request.base_url),
-        ranged="range" in request.headers,
-    )
+    raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    body = await _body(request) if request.method == "POST" else b""
+    args = (hub, request.method, raw, request.url.query, body, str(request.base_url))
+    ranged = "range" in request.headers
+    try:
+        return await run_in_threadpool(dispatch, *args, ranged=ranged, block=False)
+    except IngestRunning as running:
+        job = running.job
+    await job.settle(hub.settings.ingest_wait)
+    return await run_in_threadpool(dispatch, *args, ranged=ranged, waited=job)
+
+
+MAX_BODY = 1 << 20
+"""The largest request body read (paths-info forms); the Hub's clients send a few KiB."""
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HubError(
+                413,
+                f"The request body is over {MAX_BODY // 1024} KiB; ask for fewer paths at a time.",
+            )
+    return body

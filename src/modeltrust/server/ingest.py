@@ -21,6 +21,7 @@ fails after some request was told to come back keeps its failure for a short whi
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -48,6 +49,15 @@ class IngestFailedError(ModelTrustError):
     so that the client stops retrying and shows this message."""
 
 
+class IngestRunning(Exception):  # noqa: N818 - a signal to the route, not an error
+    """Raised instead of waiting when the caller waits itself (the async route: it awaits the
+    ingest on the event loop, holding no worker thread, then asks again with ``job``)."""
+
+    def __init__(self, job: Ingest) -> None:
+        super().__init__(job.label)
+        self.job = job
+
+
 class Ingest:
     """One revision's fetch and audit: its progress, and the future requests wait on."""
 
@@ -65,6 +75,9 @@ class Ingest:
         self.come_back_by: float | None = None
         """When the last client answered 503 should be back (monotonic); None: nobody was told
         to come back, so a failure can go to the next request as it is."""
+        self.stamp = -1
+        """The verdict cache's generation read before the worker read the audit (see
+        ``GovernedHub.verdict``)."""
 
     def counted(self, chunks: Iterable[bytes], closing: threading.Event) -> Iterator[bytes]:
         """``chunks`` passed through, counted; stops when the server is shutting down."""
@@ -99,6 +112,14 @@ class Ingest:
             f"Retry in {retry_after} s.",
             retry_after,
         )
+
+    async def settle(self, seconds: float) -> None:
+        """Return when the ingest ended or after ``seconds``, whichever is first, without
+        holding a thread. Never cancels it: other requests wait for the same ingest."""
+        waiter = asyncio.wrap_future(self.future)
+        # The outcome is read from the future itself; mark this copy's error as seen.
+        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.wait([waiter], timeout=seconds)
 
     def retry_after(self, cap: int) -> int:
         """Seconds until the ingest is likely done: the remaining bytes at the rate seen so far,

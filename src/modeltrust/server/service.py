@@ -19,38 +19,39 @@ Cached downloads must cost little more than a static file server's, so what cann
 kept in memory once known: a completely stored revision (its file list no longer changes) and its
 verdict under this process's policy. A verdict can change only by a re-audit, here or in another
 process sharing the database; the cache is checked against the database's audit counter at most
-every ``verdict_recheck`` seconds. A branch or tag name stays cached only until its resolution is
-due to be checked upstream again.
+every ``verdict_recheck`` seconds, and each cached verdict carries the counter it was read under,
+so one read before a re-audit can never outlive it. A branch or tag name stays cached only until
+its resolution is due to be checked upstream again.
+
+An upstream that fails or does not answer is not asked again for ``upstream_backoff`` seconds
+for what the store already holds: a branch due for a new look is answered from its stored
+resolution meanwhile, and requests queued behind the one that timed out fall back at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
-import os
 import re
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from modeltrust.errors import ModelTrustError, StorageError
-from modeltrust.licenses.lineage import MAX_REPOS
 from modeltrust.policy.model import Policy, builtin_policy
-from modeltrust.server.bases import fetch_bases
-from modeltrust.server.ingest import Ingest, IngestFailedError
+from modeltrust.server.auditing import Auditor
+from modeltrust.server.ingest import Ingest, IngestFailedError, IngestRunning
+from modeltrust.server.listing import check_listing
+from modeltrust.server.locks import KeyedLocks
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import Upstream, UpstreamError
 from modeltrust.storage.blobs import BlobStore
 from modeltrust.storage.catalog import AuditView, Catalog, FileSpec, RevisionView
+from modeltrust.storage.scratch import ScratchSpace
 
 log = logging.getLogger(__name__)
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -68,13 +69,18 @@ class GovernedHub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.blobs = BlobStore(settings.data_dir / "blobs")
-        swept = self.blobs.sweep()
+        blobs = settings.data_dir / "blobs"
+        # Partial downloads and audit copies of this process, apart from any other server's on
+        # the same data directory; what dead processes left is removed (see storage/scratch.py).
+        self._scratch = (
+            ScratchSpace(blobs / "sha256" / "incoming"),
+            ScratchSpace(settings.data_dir / "work"),
+        )
+        swept = sum(space.sweep() for space in self._scratch)
         if swept:
-            log.warning("removed %d partial blob(s) left by an interrupted write", swept)
-        self.work = settings.data_dir / "work"
-        shutil.rmtree(self.work, ignore_errors=True)
-        self.work.mkdir()
+            log.warning("removed %d scratch folder(s) left by stopped servers", swept)
+        self.blobs = BlobStore(blobs, self._scratch[0].path)
+        self.work = self._scratch[1].path
         self.catalog = Catalog(settings.url)
         self.policy: Policy = settings.policy or builtin_policy("default")
         digest = hashlib.sha256(self.policy.model_dump_json().encode()).hexdigest()[:12]
@@ -88,11 +94,25 @@ class GovernedHub:
             if settings.upstream
             else None
         )
+        self._auditor = Auditor(
+            settings,
+            self.policy,
+            self.policy_key,
+            self.catalog,
+            self.blobs,
+            self.upstream,
+            self.work,
+        )
         self._guard = threading.Lock()
-        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._locks = KeyedLocks()
         self._stored_views: dict[tuple[str, str], tuple[datetime | None, RevisionView]] = {}
         """(repo, revision) -> (when to look again, None: never; the completely stored revision)."""
-        self._verdicts: dict[tuple[str, str], AuditView] = {}
+        self._upstream_down_until = datetime.min.replace(tzinfo=UTC)
+        """Until when the upstream is not asked about what is stored (it failed or was silent)."""
+        self._upstream_down_error: UpstreamError | None = None
+        self._upstream_down_since = self._upstream_down_until
+        self._verdicts: dict[tuple[str, str], tuple[int, AuditView]] = {}
+        """(repo, sha) -> (the generation it was read under, the verdict)."""
         self._jobs: dict[tuple[str, str], Ingest] = {}
         self._failures: dict[tuple[str, str], tuple[float, IngestFailedError]] = {}
         """(repo, sha) -> (until when, the error): failures clients were told to come back for."""
@@ -108,13 +128,9 @@ class GovernedHub:
         if self.upstream is not None:
             self.upstream.close()
         self.catalog.close()
-
-    @contextmanager
-    def _lock(self, *key: str) -> Iterator[None]:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
+        for space in self._scratch:
+            # Released, not removed: a worker may still be finishing; the next start sweeps.
+            space.release()
 
     # --- 1. listing ----------------------------------------------------------------------------
 
@@ -126,39 +142,73 @@ class GovernedHub:
             return cached[1]
         if _SHA.fullmatch(revision) and (row := self.catalog.revision(repo_id, revision)):
             return self._remember(key, row, None)
+        if (known := self._known(key, repo_id, revision)) is not None:
+            return known
+        arrived = datetime.now(UTC)
+        with self._locks.hold("list", repo_id.lower(), revision):
+            if (known := self._known(key, repo_id, revision)) is not None:
+                return known
+            return self._list(key, repo_id, revision, arrived)
+
+    def _known(self, key: tuple[str, str], repo_id: str, revision: str) -> RevisionView | None:
+        """The stored resolution of a branch or tag when it is fresh, or when the upstream is
+        down and must not be asked; None when the upstream is to be asked."""
         ref = self.catalog.find_ref(repo_id, revision)
-        if (
-            ref is not None
-            and self._fresh(ref.checked_at)
-            and (row := self.catalog.revision(repo_id, ref.sha))
-        ):
+        if ref is None or (row := self.catalog.revision(repo_id, ref.sha)) is None:
+            return None
+        if self._fresh(ref.checked_at):
             due = None if self.upstream is None else ref.checked_at + self._ttl
             return self._remember(key, row, due)
-        with self._lock("list", repo_id.lower(), revision):
-            ref = self.catalog.find_ref(repo_id, revision)
-            if (
-                ref is not None
-                and self._fresh(ref.checked_at)
-                and (row := self.catalog.revision(repo_id, ref.sha))
-            ):
-                return row
-            try:
-                listing = self._upstream().listing(repo_id, revision)
-            except UpstreamError as e:
-                # Unreachable or failing upstream (no error code): fall back to what we know.
-                stored = self.catalog.revision(repo_id, ref.sha) if ref is not None else None
-                if e.code is None and stored is not None:
-                    log.warning("upstream unavailable, serving stored %s: %s", stored.sha, e)
-                    return stored
-                raise
-            for spec in listing.files:
-                _check_path(repo_id, spec.path)
-            row = self.catalog.save_listing(
-                listing.repo_id, listing.sha, listing.info, listing.files
+        if datetime.now(UTC) < self._upstream_down_until:
+            return self._remember(key, row, self._upstream_down_until)
+        return None
+
+    def _list(
+        self, key: tuple[str, str], repo_id: str, revision: str, arrived: datetime
+    ) -> RevisionView:
+        """Ask the upstream (the caller holds the key's lock)."""
+        error, since = self._upstream_down_error, self._upstream_down_since
+        if error is not None and since >= arrived and datetime.now(UTC) < self._upstream_down_until:
+            # The upstream failed while this request waited for the lock behind one that asked
+            # it: do not make it wait a full timeout again for the same answer.
+            raise UpstreamError(
+                f"The upstream '{self.settings.upstream}' failed moments ago, so "
+                f"{repo_id}@{revision} was not listed ({error}). Ask again in "
+                f"{math.ceil(self.settings.upstream_backoff)} s.",
+                status=error.status,
             )
-            if not _SHA.fullmatch(revision):
-                self.catalog.save_ref(listing.repo_id, revision, listing.sha)
-            return row
+        ref = self.catalog.find_ref(repo_id, revision)
+        try:
+            listing = self._upstream(repo_id, revision).listing(repo_id, revision)
+        except UpstreamError as e:
+            if e.code is not None:  # the upstream answered: no such repo, revision, access
+                raise
+            now = datetime.now(UTC)
+            until = now + timedelta(seconds=self.settings.upstream_backoff)
+            self._upstream_down_until, self._upstream_down_error = until, e
+            self._upstream_down_since = now
+            stored = self.catalog.revision(repo_id, ref.sha) if ref is not None else None
+            if stored is None:
+                raise
+            log.warning(
+                "upstream unavailable, serving stored %s@%s until %s: %s",
+                stored.repo_id,
+                stored.sha,
+                until.isoformat(timespec="seconds"),
+                e,
+            )
+            return self._remember(key, stored, until)
+        self._upstream_down_error = None
+        self._upstream_down_until = datetime.min.replace(tzinfo=UTC)
+        check_listing(listing.repo_id, listing.files)
+        row = self.catalog.save_listing(listing.repo_id, listing.sha, listing.info, listing.files)
+        if listing.repo_id.lower() != repo_id.lower():
+            # A renamed repo: the upstream answers the old name with the new id. Found by the
+            # name asked for from now on, also when the upstream is gone.
+            self.catalog.save_alias(repo_id, listing.repo_id)
+        if not _SHA.fullmatch(revision):
+            self.catalog.save_ref(listing.repo_id, revision, listing.sha)
+        return row
 
     @property
     def _ttl(self) -> timedelta:
@@ -176,28 +226,42 @@ class GovernedHub:
         age = (datetime.now(UTC) - checked_at).total_seconds()
         return age < self.settings.ref_ttl or self.upstream is None
 
-    def _upstream(self) -> Upstream:
+    def _upstream(self, repo_id: str, revision: str) -> Upstream:
         if self.upstream is None:
+            known = self.catalog.has_repo(repo_id)
             raise NotFoundError(
-                "This hub has no upstream and does not hold that repo revision.",
+                f"This hub has no upstream and does not hold {repo_id}@{revision}"
+                + (
+                    "; ask for one of its revisions that is stored (see its refs)."
+                    if known
+                    else "; it serves only repos pulled through it before."
+                ),
                 status=404,
-                code="RevisionNotFound",
+                code="RevisionNotFound" if known else "RepoNotFound",
             )
         return self.upstream
 
     # --- 2. fetch and 3. audit: the gate ----------------------------------------------------------
 
-    def verdict(self, row: RevisionView) -> AuditView:
+    def verdict(
+        self, row: RevisionView, *, block: bool = True, waited: Ingest | None = None
+    ) -> AuditView:
         """The audit of ``row`` under the current policy; fetches and audits on first use.
 
         The fetch and audit run in a worker thread (one per revision however many requests ask);
         a request waits ``settings.ingest_wait`` seconds for them, then gets
         :class:`IngestPendingError` (answered 503 with Retry-After; see :mod:`.ingest`).
+        ``block=False``: raise :class:`IngestRunning` instead of waiting, for a caller that waits
+        without holding a thread and then asks again with ``waited``, the ingest it waited for.
         Returned without its reports (``report_json`` and ``report_html`` are empty: read them
         with ``catalog.latest_audit``), so that keeping every verdict in memory stays cheap."""
         key = (row.repo_id.lower(), row.sha)
-        if (known := self._verdicts.get(key)) is not None and self._verdicts_current():
-            return known
+        known = self._verdicts.get(key)
+        if known is not None and self._verdicts_current() and known[0] == self._generation:
+            return known[1]
+        if waited is not None:
+            # Its outcome, even when it already ended and left the table of running ones.
+            return waited.wait(0, self.settings.retry_after_max)
         failed = self._failures.get(key)
         if failed is not None:
             if time.monotonic() < failed[0]:
@@ -206,12 +270,17 @@ class GovernedHub:
         with self._guard:
             job = self._jobs.get(key)
         if job is None:
+            # The stamp is read before the audit: a re-audit recorded in between (noticed by
+            # another thread, which empties the cache) makes this entry stale, never current.
+            stamp = self._generation
             done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
             if done is not None:
                 slim = replace(done, report_json="", report_html="")
-                self._verdicts[key] = slim
+                self._verdicts[key] = (stamp, slim)
                 return slim
             job = self._start(key, row)
+        if not block:
+            raise IngestRunning(job)
         return job.wait(self.settings.ingest_wait, self.settings.retry_after_max)
 
     def _verdicts_current(self) -> bool:
@@ -251,7 +320,7 @@ class GovernedHub:
                 "audit again; request one of its files to have it fetched and audited."
             ) from e
         key = (row.repo_id.lower(), row.sha)
-        with self._lock("audit", *key):
+        with self._locks.hold("audit", *key):
             self._audit(stored)
         self._verdicts.pop(key, None)
         done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
@@ -283,6 +352,7 @@ class GovernedHub:
 
     def _run(self, row: RevisionView, job: Ingest) -> AuditView:
         """The worker's task; the pool hands its outcome or error to every waiting request."""
+        job.stamp = self._generation  # before the audit is read: see verdict()
         done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
         if done is None:
             done = self._ingest(row, job)
@@ -291,7 +361,7 @@ class GovernedHub:
     def _finished(self, key: tuple[str, str], job: Ingest, future: Future[AuditView]) -> None:
         error = None if future.cancelled() else future.exception()
         if error is None and not future.cancelled():  # cancelled: the server is stopping
-            self._verdicts[key] = future.result()
+            self._verdicts[key] = (job.stamp, future.result())
         elif error is not None:
             log.warning("the ingest of %s failed: %s", job.label, error)
             if job.come_back_by is not None:
@@ -335,12 +405,14 @@ class GovernedHub:
     def _fetch(self, row: RevisionView, spec: FileSpec, job: Ingest) -> None:
         if spec.stored and spec.sha256 and self.blobs.has(spec.sha256):
             return
-        with self._lock("blob", spec.sha256 or spec.git_oid):
+        with self._locks.hold("blob", spec.sha256 or spec.git_oid):
             if spec.sha256 and self.blobs.has(spec.sha256):
                 self.catalog.mark_stored(row.repo_id, row.sha, spec.path, spec.sha256)
                 return
             label = f"'{spec.path}' of {row.repo_id}@{row.sha}"
-            with self._upstream().download(row.repo_id, row.sha, spec.path) as chunks:
+            with self._upstream(row.repo_id, row.sha).download(
+                row.repo_id, row.sha, spec.path
+            ) as chunks:
                 written = self.blobs.write(
                     job.counted(chunks, self._closing),
                     expected_sha256=spec.sha256,
@@ -351,71 +423,7 @@ class GovernedHub:
             self.catalog.mark_stored(row.repo_id, row.sha, spec.path, written.sha256)
 
     def _audit(self, row: RevisionView) -> None:
-        from modeltrust.auditor.audit import audit
-        from modeltrust.policy.engine import Evidence, evaluate
-        from modeltrust.report.audit_json import render_audit_json
-        from modeltrust.report.html import render_audit_html
-
-        subject = f"{row.repo_id}@{row.sha}"
-        scratch = Path(tempfile.mkdtemp(prefix="audit-", dir=self.work))
-        folder, bases = scratch / "model", scratch / "bases"
-        try:
-            for spec in row.files:
-                _link(self.blobs.path(spec.sha256 or ""), folder / spec.path)
-            search: tuple[Path, ...] = ()
-            if self.upstream is not None and self.settings.max_depth > 0:
-                search = fetch_bases(
-                    self.upstream,
-                    folder,
-                    bases,
-                    max_depth=self.settings.max_depth,
-                    max_repos=MAX_REPOS,
-                )
-            result = audit(
-                str(folder),
-                self.policy,
-                policy_origin=self.settings.policy_origin,
-                jobs=1,
-                max_depth=self.settings.max_depth,
-                search_paths=search,
-            )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        # Judge again with the repo id known, so exceptions scoped to a repo apply.
-        evaluation = evaluate(
-            self.policy,
-            Evidence(
-                subject=subject,
-                repo_id=row.repo_id,
-                findings=result.scan_findings,
-                license=result.license,
-                documentation=result.documentation,
-            ),
-        )
-        result = replace(
-            result,
-            target=subject,
-            repo_id=row.repo_id,
-            revision=row.sha,
-            display=subject,
-            evaluation=evaluation,
-        )
-
-        def named(text: str) -> str:
-            """Findings located in the scratch folder, located in the repo revision (or the
-            base model: ``bases/org/name`` is ``org/name``) instead."""
-            text = text.replace(f"{bases}/", "").replace(f"{folder}/", f"{subject}/")
-            return text.replace(str(folder), subject)
-
-        self.catalog.save_audit(
-            row.repo_id,
-            row.sha,
-            verdict=result.verdict.status,
-            policy=self.policy_key,
-            reasons=[named(r) for r in result.verdict.reasons],
-            report_json=named(render_audit_json(result)),
-            report_html=named(render_audit_html(result)),
-        )
+        self._auditor.audit(row)
 
 
 def _failed(job: Ingest, error: BaseException, hold: float) -> IngestFailedError:
@@ -423,20 +431,3 @@ def _failed(job: Ingest, error: BaseException, hold: float) -> IngestFailedError
         f"modeltrust could not fetch and audit {job.label}: {error} No file of it is served; "
         f"a request in {math.ceil(hold)} s or later tries the upstream again."
     )
-
-
-def _check_path(repo_id: str, path: str) -> None:
-    pure = PurePosixPath(path)
-    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path or "\0" in path:
-        raise UpstreamError(
-            f"The upstream listed an unsafe file path {path!r} in {repo_id}; refusing the repo."
-        )
-
-
-def _link(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        with contextlib.suppress(FileExistsError):
-            shutil.copyfile(source, target)

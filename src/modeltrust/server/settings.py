@@ -22,6 +22,9 @@ class Settings:
     upstream_timeout: float = 30.0
     ref_ttl: float = 300.0
     """Seconds a branch or tag's resolved commit is trusted before the upstream is asked again."""
+    upstream_backoff: float = 30.0
+    """Seconds the upstream is not asked again about stored revisions after it failed or did
+    not answer within ``upstream_timeout``: their stored resolution is served meanwhile."""
     max_depth: int = 10
     """Generations of base models the licence lineage follows; their metadata (card, licence,
     config) is fetched through the upstream for the audit. 0: the model alone."""

@@ -8,6 +8,7 @@ never used: every file is fetched over plain HTTP and hashed here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from modeltrust.errors import SourceError
 from modeltrust.storage.catalog import FileSpec
 
 CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _XET_KEYS = frozenset({"xetHash", "xetEnabled", "xet_hash", "xetAuth"})
 
 
@@ -137,12 +139,23 @@ def _spec(sibling: dict[str, Any]) -> FileSpec:
     if lfs is not None and not isinstance(size, int):
         size = lfs.get("size")
     blob_id = sibling.get("blobId")
-    if not isinstance(size, int) or not isinstance(blob_id, str):
+    if (
+        not isinstance(size, int)
+        or not isinstance(blob_id, str)
+        or not isinstance(sibling.get("rfilename"), str)
+    ):
         raise UpstreamError(
-            f"The upstream listed '{sibling.get('rfilename')}' without a size or blob id; it "
+            f"The upstream listed '{sibling.get('rfilename')}' without a name, size or blob id; it "
             "must answer model info with blobs=true."
         )
     sha256 = lfs.get("sha256") if lfs is not None else None
+    if lfs is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256.lower())):
+        # Without it an LFS file's bytes could only be checked against their size.
+        raise UpstreamError(
+            f"The upstream listed the LFS file '{sibling.get('rfilename')}' without a valid "
+            "SHA-256, so its bytes cannot be verified; nothing of the repo is stored. Check "
+            "that --upstream is a Hub-compatible endpoint."
+        )
     return FileSpec(
         path=str(sibling["rfilename"]),
         size=size,

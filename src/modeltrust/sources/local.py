@@ -34,7 +34,15 @@ class LocalSource(Source):
         ref: str | None = None,
         repo_id: str | None = None,
         search_paths: tuple[Path, ...] = (),
+        every_file: bool = False,
+        nearby: bool = True,
     ) -> None:
+        """``every_file``: list every file, in every folder (no folder skipped, no cap on the
+        count), for a folder whose files were all chosen on purpose, such as the governed hub's
+        copy of a repo revision, where a file left out would go unaudited. ``nearby``: also look
+        for base models next to the folder (its parent and grandparent); False searches only
+        ``search_paths``, for a folder whose surroundings are not the user's (a scratch
+        folder)."""
         root = Path(path).expanduser()
         if not root.is_dir():
             what = "does not exist" if not root.exists() else "is not a folder"
@@ -48,6 +56,8 @@ class LocalSource(Source):
         self.repo_id = repo_id or (cache[0] if cache else None)
         self.revision = cache[1] if cache else _git_head(self.root)
         self.search_paths = search_paths
+        self.every_file = every_file
+        self.nearby = nearby
 
     @property
     def identity(self) -> str:
@@ -60,8 +70,10 @@ class LocalSource(Source):
     @cached_property
     def _files(self) -> dict[str, RepoFile]:
         found: dict[str, RepoFile] = {}
+        skipped = frozenset() if self.every_file else SKIPPED_DIRS
+        cap = None if self.every_file else MAX_FILES
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=None):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+            dirnames[:] = sorted(d for d in dirnames if d not in skipped)
             here = Path(dirpath)
             for filename in sorted(filenames):
                 full = here / filename
@@ -73,7 +85,7 @@ class LocalSource(Source):
                     continue
                 rel = full.relative_to(self.root).as_posix()
                 found[rel] = RepoFile(rel, st.st_size)
-                if len(found) >= MAX_FILES:
+                if cap is not None and len(found) >= cap:
                     return found
         return dict(sorted(found.items()))
 
@@ -108,7 +120,11 @@ class LocalSource(Source):
                 tried.append(str(candidate))
                 if candidate.is_dir():
                     return LocalSource(
-                        candidate, ref=repo_id, repo_id=repo_id, search_paths=self.search_paths
+                        candidate,
+                        ref=repo_id,
+                        repo_id=repo_id,
+                        search_paths=self.search_paths,
+                        nearby=self.nearby,
                     )
         where = ", ".join(dict.fromkeys(str(r) for r in self._roots())) or "nowhere"
         raise SourceError(
@@ -118,6 +134,8 @@ class LocalSource(Source):
         )
 
     def _roots(self) -> tuple[Path, ...]:
+        if not self.nearby:
+            return self.search_paths
         own = [self.root.parent, self.root.parent.parent]
         cache = _cache_identity(self.root)
         if cache:  # <cache>/models--org--name/snapshots/<sha>

@@ -1,10 +1,12 @@
 """A content-addressed blob store: ``<root>/sha256/ab/cd/<sha256>``.
 
-A blob becomes visible only once complete and verified: bytes go to a temporary file in the
-blob's own folder, are hashed on the way, fsynced, compared with the expected SHA-256 (and size),
-and only then renamed into place with :func:`os.replace`, which is atomic on one filesystem. A
-crash (even ``kill -9``) mid-write leaves only a ``.tmp-*`` file, which :meth:`BlobStore.sweep`
-removes at start-up; a reader never sees a partial blob.
+A blob becomes visible only once complete and verified: bytes go to a temporary file in an
+*incoming* folder on the same filesystem, are hashed on the way, fsynced, compared with the
+expected SHA-256 (and size), and only then renamed into place with :func:`os.replace`, which is
+atomic on one filesystem. A crash (even ``kill -9``) mid-write leaves only a ``.tmp-*`` file; a
+reader never sees a partial blob. Several processes may write to one store: each gives its own
+incoming folder (a :class:`~modeltrust.storage.scratch.ScratchSpace`, which also removes what
+crashed processes left), so none removes another's writes in progress.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ class Written:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, incoming: Path | None = None) -> None:
+        """``incoming``: where writes in progress go (this process's own folder, on the same
+        filesystem as ``root``); by default ``<root>/sha256/incoming``."""
         self.root = root
-        self.incoming = root / "sha256" / "incoming"
+        self.incoming = incoming or root / "sha256" / "incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
@@ -92,15 +96,6 @@ class BlobStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-    def sweep(self) -> int:
-        """Remove temporary files left by an interrupted write; returns how many."""
-        removed = 0
-        for tmp in (self.root / "sha256").rglob(f"{TMP_PREFIX}*"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-                removed += 1
-        return removed
 
 
 def _verify(

@@ -26,6 +26,7 @@ from modeltrust.storage.models import (
     FileRow,
     HubStateRow,
     RefRow,
+    RepoAliasRow,
     RepoRow,
     RevisionRow,
 )
@@ -102,7 +103,25 @@ class Catalog:
     # --- repos and refs ---------------------------------------------------------------------------
 
     def _repo(self, s: Session, repo_id: str) -> RepoRow | None:
-        return s.scalar(select(RepoRow).where(func.lower(RepoRow.repo_id) == repo_id.lower()))
+        """The repo of that id, or the one it is an alias of."""
+        row = s.scalar(select(RepoRow).where(func.lower(RepoRow.repo_id) == repo_id.lower()))
+        if row is not None:
+            return row
+        return s.scalar(
+            select(RepoRow)
+            .join(RepoAliasRow, RepoAliasRow.repo_pk == RepoRow.id)
+            .where(RepoAliasRow.name == repo_id.lower())
+        )
+
+    def save_alias(self, alias: str, repo_id: str) -> None:
+        """Record that the upstream answers ``alias`` with ``repo_id`` (a renamed repo)."""
+        with self._session() as s:
+            repo = self._ensure_repo(s, repo_id)
+            row = s.scalar(select(RepoAliasRow).where(RepoAliasRow.name == alias.lower()))
+            if row is None:
+                s.add(RepoAliasRow(name=alias.lower(), repo_pk=repo.id))
+            else:
+                row.repo_pk = repo.id
 
     def _ensure_repo(self, s: Session, repo_id: str) -> RepoRow:
         row = self._repo(s, repo_id)
@@ -111,6 +130,10 @@ class Catalog:
             s.add(row)
             s.flush()
         return row
+
+    def has_repo(self, repo_id: str) -> bool:
+        with self._session() as s:
+            return self._repo(s, repo_id) is not None
 
     def find_ref(self, repo_id: str, name: str) -> RefView | None:
         with self._session() as s:

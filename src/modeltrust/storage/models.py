@@ -35,6 +35,17 @@ class RepoRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class RepoAliasRow(Base):
+    """Another name the upstream answers for a repo (it was renamed: ``gpt2`` is now
+    ``openai-community/gpt2``). ``name`` is kept lower-case; a repo of that exact id wins."""
+
+    __tablename__ = "repo_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+
+
 class RefRow(Base):
     """What a branch or tag resolved to when last asked upstream: lets the server answer
     ``main`` when the upstream is gone."""
