@@ -308,3 +308,44 @@ def test_format_confusion(tmp_path: Path, name: str) -> None:
 def test_no_confusion_when_the_name_fits(tmp_path: Path) -> None:
     data = npy("<f4", (1,), b"\x00" * 4)
     assert scan_bytes(tmp_path, data, "ok.npy").findings == ()
+
+
+def _zip64_offset_lie(offset: int) -> bytes:
+    """A stored zip whose last member claims, through a zip64 extra field, a local header at
+    ``offset`` (beyond any file, and beyond what an off_t holds); its first member is EVIL."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", EVIL)
+        z.writestr("archive/other", b"x")
+    data = buf.getvalue()
+    eocd = data.rfind(b"PK\x05\x06")
+    _, cd_offset = struct.unpack_from("<II", data, eocd + 12)
+    last = data.rfind(b"PK\x01\x02", 0, eocd)
+    nlen = struct.unpack_from("<H", data, last + 28)[0]
+    extra = struct.pack("<HHQ", 1, 8, offset)
+    record = bytearray(data[last : last + 46 + nlen])
+    struct.pack_into("<H", record, 30, len(extra))
+    struct.pack_into("<I", record, 42, 0xFFFFFFFF)
+    directory = data[cd_offset:last] + bytes(record) + extra
+    end = data[eocd : eocd + 12] + struct.pack("<II", len(directory), cd_offset) + data[eocd + 20 :]
+    return data[:cd_offset] + directory + end
+
+
+@pytest.mark.parametrize("offset", [2**63 - 1, 2**64 - 1, 1 << 40])
+@pytest.mark.parametrize("outer_padding", [0, 3 << 20])
+def test_impossible_zip64_offsets_fall_back_to_the_local_headers(
+    tmp_path: Path, offset: int, outer_padding: int
+) -> None:
+    """Read from memory or with positioned reads, alone or nested in a large zip, a hostile
+    offset never becomes an internal error that hides the pickle before it."""
+    inner = _zip64_offset_lie(offset)
+    if outer_padding:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("pad.bin", b"\0" * outer_padding)
+            z.writestr("inner.zip", inner)
+        inner = buf.getvalue()
+    result = scan_bytes(tmp_path, inner, "model.zip")
+    ids = rule_ids(result)
+    assert "MT-PKL-002" in ids
+    assert "MT-INT-001" not in ids

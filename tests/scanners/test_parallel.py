@@ -3,6 +3,7 @@ reported instead of passed, and no worker left behind."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -50,8 +51,13 @@ def test_batches_cover_every_position_once() -> None:
     for count in (0, 1, 7, 512, 513, 5000):
         runs = batches(count)
         assert len(runs) <= 512
-        assert [p for a, b in runs for p in range(a, b)] == list(range(count))
-    assert batches(3) == [(0, 1), (1, 2), (2, 3)]
+        assert sorted(p for a, b in runs for p in range(a, count, b)) == list(range(count))
+    assert batches(3) == [(0, 3), (1, 3), (2, 3)]
+    # More files than batches: each batch mixes the largest files (first) with the smallest.
+    assert [list(range(a, 1030, b)) for a, b in batches(1030)][:2] == [
+        [0, 512, 1024],
+        [1, 513, 1025],
+    ]
 
 
 def test_every_position_is_done_once_across_processes(tmp_path: Path) -> None:
@@ -157,3 +163,71 @@ def test_a_file_whose_worker_died_is_reported_not_passed(tmp_path: Path) -> None
     lost = next(f for f in result.files if f.path == finding.location.path)
     assert lost.formats == ("unknown",)
     assert _all_reaped(tmp_path)
+
+
+def test_a_scan_survives_an_ignored_sigchld() -> None:
+    """With SIGCHLD ignored (some supervisors do that) the kernel reaps workers itself."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        got: list[int] = []
+        assert ForkPool(lambda p: p, lambda p, r: got.append(r), 2).run(50) == []
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert sorted(got) == list(range(50))
+
+
+def test_an_ignored_sigint_stays_ignored_in_the_workers() -> None:
+    parent = os.getpid()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen: dict[int, bool] = {}
+
+        def work(position: int) -> bool:
+            time.sleep(0.01 if os.getpid() == parent else 0)
+            return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+        ForkPool(work, seen.__setitem__, 2).run(30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(seen) == 30 and all(seen.values())
+
+
+def test_a_result_that_cannot_be_sent_loses_only_its_own_file() -> None:
+    parent = os.getpid()
+    done: list[int] = []
+
+    def work(position: int) -> object:
+        time.sleep(0.01 if os.getpid() == parent else 0)
+        return object() if os.getpid() != parent else position  # json cannot encode object()
+
+    lost = ForkPool(work, lambda p, r: done.append(p), 2).run(40)
+    assert lost, "the workers took no file"
+    assert all("it failed: TypeError" in x.status for x in lost)
+    assert sorted(done + [x.position for x in lost]) == list(range(40))
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="pipes are widened on Linux only")
+def test_workers_are_not_held_up_by_a_busy_parent(tmp_path: Path) -> None:
+    """While this process is busy with one slow file, workers send more results than a default
+    pipe holds (16 writes fill its slots, whatever their size): they must finish their share
+    meanwhile, not wait for it."""
+    parent = os.getpid()
+    times = tmp_path / "finished"
+    slow_done: list[float] = []
+
+    def work(position: int) -> str:
+        if os.getpid() == parent:
+            if not slow_done:
+                time.sleep(1.5)
+                slow_done.append(time.monotonic())
+            return ""
+        if not times.exists():
+            time.sleep(0.3)  # a slow first file, so this process surely takes one too
+        with times.open("a") as f:
+            f.write(f"{time.monotonic()}\n")
+        return "r" * 2_000  # about what a file with a few findings sends
+
+    ForkPool(work, lambda p, r: None, 2).run(120)
+    finished = [float(line) for line in times.read_text().split()]
+    assert len(finished) > 100
+    assert max(finished) < slow_done[0]

@@ -434,6 +434,8 @@ def read_central_directory(blob: Blob) -> tuple[list[ZipEntry], list[str]]:
             cached = _read_central_directory(blob)
         except (CorruptData, struct.error) as e:
             cached = e
+        except (OverflowError, ValueError) as e:  # a hostile offset or size no read can take
+            cached = CorruptData(f"the central directory holds an impossible number ({e})")
         blob.__dict__["_zip_directory"] = cached
     if isinstance(cached, Exception):
         raise cached

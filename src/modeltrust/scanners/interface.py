@@ -260,8 +260,16 @@ def random_access(blob: Blob) -> Iterator[ReadAt]:
         start = blob.offset if isinstance(blob, SliceBlob) else 0
         end = blob.size if blob.size is not None else 1 << 62
         fd = os.open(blob.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+
+        def pread(offset: int, n: int) -> bytes:
+            # Offsets come from the file: a hostile one may lie past the end or beyond what an
+            # off_t holds, and reads as nothing rather than as an OverflowError.
+            if offset < 0 or offset >= end or n <= 0:
+                return b""
+            return os.pread(fd, min(n, end - offset), start + offset)
+
         try:
-            yield lambda offset, n: os.pread(fd, max(0, min(n, end - offset)), start + offset)
+            yield pread
         finally:
             os.close(fd)
         return

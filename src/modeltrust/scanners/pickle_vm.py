@@ -591,7 +591,7 @@ class PickleMachine:
                 # `index` is the previous opcode's index here; it is bumped once the opcode
                 # byte is in hand, so `index + 1` is the count of opcodes read at any raise.
                 if index >= check_at:
-                    check_at = index + 0x400
+                    check_at += 0x400  # stays on the 1023 + 1024k grid
                     if index + 1 >= max_ops:
                         raise LimitExceeded(f"more than {max_ops} opcodes in one stream")
                     if len(stack) > max_stack or len(metastack) > max_stack:
