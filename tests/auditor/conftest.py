@@ -99,13 +99,6 @@ def write(folder: Path, files: Mapping[str, bytes | str]) -> Path:
 
 
 @pytest.fixture
-def canary(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "PWNED"
-    yield path
-    assert not path.exists(), "the trojaned pickle was executed"
-
-
-@pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, canary: Path) -> Iterator[HubServer]:
     with running_hub(monkeypatch, tmp_path) as server:
         server.add_repo("acme/clean", clean_files())

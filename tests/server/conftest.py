@@ -98,13 +98,6 @@ def point_client_at(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 
 @pytest.fixture
-def canary(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "PWNED"
-    yield path
-    assert not path.exists(), "the trojaned pickle was executed"
-
-
-@pytest.fixture
 def upstream(canary: Path) -> Iterator[HubServer]:
     with HubServer() as server:
         server.add_repo("acme/clean", clean_files())

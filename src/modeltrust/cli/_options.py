@@ -144,6 +144,25 @@ def fairness_column_options(prefix: str = "") -> Callable[[F], F]:
     return apply
 
 
+def jobs_option() -> Callable[[F], F]:
+    """``--jobs/-j``: scanner processes, this one included (0: one per CPU)."""
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        envvar="MODELTRUST_JOBS",
+        help="Scanner worker processes (0: one per CPU).",
+    )
+
+
+def progress_option() -> Callable[[F], F]:
+    return click.option(
+        "--progress/--no-progress", default=True, envvar="MODELTRUST_PROGRESS", help="Progress bar."
+    )
+
+
 def split_names(text: str | None) -> tuple[str, ...]:
     """``"a, b,,c"`` as ``("a", "b", "c")``: the comma-separated column lists."""
     return tuple(n.strip() for n in (text or "").split(",") if n.strip())

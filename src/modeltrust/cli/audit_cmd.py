@@ -18,9 +18,11 @@ from modeltrust.cli._options import (
     debug_option,
     fairness_column_options,
     format_option,
+    jobs_option,
     max_depth_option,
     models_dir_option,
     output_option,
+    progress_option,
     split_names,
 )
 from modeltrust.errors import ReportError, UsageError
@@ -87,24 +89,14 @@ class AuditFormat(StrEnum):
     "MODELTRUST_AUDIT_MAX_DEPTH", "Generations of base models to follow for licences and lineage."
 )
 @models_dir_option()
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    envvar="MODELTRUST_JOBS",
-    help="Scanner worker processes (0: one per CPU).",
-)
+@jobs_option()
 @click.option(
     "--cache/--no-cache",
     default=True,
     envvar="MODELTRUST_CACHE",
     help="Reuse scan results of unchanged files (MODELTRUST_CACHE_DIR sets where).",
 )
-@click.option(
-    "--progress/--no-progress", default=True, envvar="MODELTRUST_PROGRESS", help="Progress bar."
-)
+@progress_option()
 @debug_option()
 def audit(
     target: str,

@@ -7,7 +7,14 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
-from modeltrust.cli._options import debug_option, fail_on_option, format_option, output_option
+from modeltrust.cli._options import (
+    debug_option,
+    fail_on_option,
+    format_option,
+    jobs_option,
+    output_option,
+    progress_option,
+)
 from modeltrust.errors import UsageError
 from modeltrust.findings import ScanResult, Severity
 from modeltrust.report.interface import OutputFormat
@@ -47,18 +54,8 @@ from modeltrust.scanners.interface import GiB, Limits
     envvar="MODELTRUST_MAX_DECOMPRESSED_GIB",
     help="Most GiB one compressed stream or member may expand to.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=0,
-    show_default=True,
-    envvar="MODELTRUST_JOBS",
-    help="Worker processes (0: one per CPU).",
-)
-@click.option(
-    "--progress/--no-progress", default=True, envvar="MODELTRUST_PROGRESS", help="Progress bar."
-)
+@jobs_option()
+@progress_option()
 @debug_option()
 def scan(
     paths: tuple[str, ...],
@@ -84,8 +81,6 @@ def scan(
         max_ratio=max_ratio,
         max_decompressed=int(max_decompressed_gib * GiB),
     )
-    if jobs < 0:
-        raise UsageError("--jobs must be 0 (one per CPU) or a positive number of workers.")
     engine = Engine(limits=limits, jobs=jobs)
     result = _run(engine, list(paths), sha256=sha256, progress=progress)
     match OutputFormat(output_format):
