@@ -8,6 +8,7 @@ A :class:`ScanResult` is everything one run found, plus the files it looked at.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -168,6 +169,18 @@ class ScannedFile:
             record["sha256"],
             tuple((str(k), str(v)) for k, v in record["facts"]),
         )
+
+
+def file_result_record(file: ScannedFile, findings: Iterable[Finding]) -> dict[str, Any]:
+    """One file's scan result as plain JSON data: what the result cache stores and what scanner
+    workers send to the process that reports."""
+    return {"file": file.to_record(), "findings": [f.to_record() for f in findings]}
+
+
+def file_result_from_record(record: dict[str, Any]) -> tuple[ScannedFile, list[Finding]]:
+    """The inverse of :func:`file_result_record`."""
+    findings = [Finding.from_record(f) for f in record["findings"]]
+    return ScannedFile.from_record(record["file"]), findings
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from modeltrust import __version__
-from modeltrust.findings import Finding, ScannedFile
+from modeltrust.findings import (
+    Finding,
+    ScannedFile,
+    file_result_from_record,
+    file_result_record,
+)
 from modeltrust.rules import ALL_RULES
 
 log = logging.getLogger(__name__)
@@ -152,7 +157,7 @@ class ResultCache:
                     sha256,
                     __version__,
                     rules_hash(),
-                    json.dumps(_encode(file, findings)),
+                    json.dumps(file_result_record(file, findings)),
                 ),
             )
             conn.commit()
@@ -166,12 +171,6 @@ class ResultCache:
             self._conn = None
 
 
-def _encode(file: ScannedFile, findings: tuple[Finding, ...]) -> dict[str, Any]:
-    return {"file": file.to_record(), "findings": [f.to_record() for f in findings]}
-
-
 def _decode(doc: dict[str, Any]) -> CachedScan:
-    return CachedScan(
-        ScannedFile.from_record(doc["file"]),
-        tuple(Finding.from_record(f) for f in doc["findings"]),
-    )
+    file, findings = file_result_from_record(doc)
+    return CachedScan(file, tuple(findings))

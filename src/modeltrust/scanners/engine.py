@@ -19,7 +19,14 @@ from pathlib import Path
 
 from modeltrust import __version__, rules
 from modeltrust.errors import TargetError
-from modeltrust.findings import Finding, Location, ScannedFile, ScanResult
+from modeltrust.findings import (
+    Finding,
+    Location,
+    ScannedFile,
+    ScanResult,
+    file_result_from_record,
+    file_result_record,
+)
 from modeltrust.scanners.interface import (
     Blob,
     CorruptData,
@@ -105,15 +112,11 @@ READ_WHOLE = 2 * MiB
 
 
 def _encode_result(result: tuple[ScannedFile, list[Finding]]) -> bytes:
-    scanned, findings = result
-    record = {"file": scanned.to_record(), "findings": [f.to_record() for f in findings]}
-    return json.dumps(record).encode()
+    return json.dumps(file_result_record(*result)).encode()
 
 
 def _decode_result(data: bytes) -> tuple[ScannedFile, list[Finding]]:
-    record = json.loads(data)
-    findings = [Finding.from_record(f) for f in record["findings"]]
-    return ScannedFile.from_record(record["file"]), findings
+    return file_result_from_record(json.loads(data))
 
 
 def _lost_file(target: _Target, status: str) -> tuple[ScannedFile, list[Finding]]:
