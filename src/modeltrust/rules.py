@@ -550,8 +550,33 @@ GEN_FORMAT_CONFUSION = Rule(
 GEN_SPECIAL_FILE = Rule(
     "MT-GEN-003",
     "Path is not a regular file",
-    Severity.MEDIUM,
-    "Devices, sockets and links out of the scanned folder are not followed. Scan the real file.",
+    Severity.HIGH,
+    "A FIFO, device or socket is never read (it could block or never end), so what a loader "
+    "would get from it was not analysed. Replace it with the real file and scan again.",
+    (),
+)
+GEN_LINK = Rule(
+    "MT-GEN-006",
+    "Link followed",
+    Severity.INFO,
+    "Loaders follow symbolic links, so the file a link points to was scanned under the link's "
+    "name; the message says where it really is (the Hub cache keeps files in ../../blobs).",
+    (),
+)
+GEN_SAME_FILE = Rule(
+    "MT-GEN-007",
+    "Same file reached twice",
+    Severity.INFO,
+    "Two names (links, hard links) lead to one file or folder; it was scanned once, under the "
+    "name the message gives, and its findings apply to both.",
+    (),
+)
+GEN_EMPTY_WEIGHTS = Rule(
+    "MT-GEN-008",
+    "Model file is empty",
+    Severity.HIGH,
+    "A file named like model weights holds 0 bytes: a failed or partial download, or a file "
+    "replaced on purpose. Nothing could be checked; download it again and scan again.",
     (),
 )
 

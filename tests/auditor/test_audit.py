@@ -148,3 +148,26 @@ def test_hub_offline_audits_the_cached_snapshot(
     assert not canary.exists()
     pinned = audit(f"acme/cached-trojan@{sha}", jobs=1)
     assert pinned.revision == sha
+
+
+def test_local_hub_cache_snapshot_folder_is_judged(tmp_path: Path, canary: Path) -> None:
+    cache = tmp_path / "hf-cache"
+    sha = _hub_cache(cache, "acme/linked", trojan_files(canary))
+    snapshot = cache / "models--acme--linked" / "snapshots" / sha
+    result = audit(str(snapshot), jobs=1)
+    assert result.verdict.status == "fail"
+    assert {f.path for f in result.files} == set(trojan_files(canary))
+    assert any(f.severity >= 4 for f in result.scan_findings if f.location.path == "model.pkl")
+    clean_sha = _hub_cache(cache, "acme/linked-clean", clean_files())
+    clean = audit(str(cache / "models--acme--linked-clean" / "snapshots" / clean_sha), jobs=1)
+    assert clean.verdict.status == "pass", clean.verdict.reasons
+
+
+def test_local_unreadable_entries_fail_the_audit(tmp_path: Path) -> None:
+    folder = write(tmp_path / "model", clean_files())
+    (folder / "extra.safetensors").symlink_to("missing.safetensors")
+    os.mkfifo(folder / "weights.bin")
+    result = audit(str(folder), jobs=1)
+    found = {(f.rule_id, f.location.path) for f in result.scan_findings if f.severity >= 3}
+    assert found == {("MT-GEN-001", "extra.safetensors"), ("MT-GEN-003", "weights.bin")}
+    assert result.verdict.status == "fail"

@@ -44,7 +44,7 @@ from modeltrust.policy.engine import Evidence, evaluate
 from modeltrust.policy.model import Policy, builtin_policy
 from modeltrust.scanners.engine import Engine
 from modeltrust.sources import Source, open_source
-from modeltrust.sources.interface import MiB, RepoFile
+from modeltrust.sources.interface import MiB, RepoFile, Unreadable
 
 if TYPE_CHECKING:
     from modeltrust.fairness.result import FairnessResult
@@ -209,6 +209,9 @@ class _Scan:
             with tempfile.TemporaryDirectory(prefix="modeltrust-audit-") as tmp:
                 pending = self._remote(Path(tmp), entries)
                 self._scan(Path(tmp), pending)
+        for problem in self.source.unreadable():
+            if only is None or problem.path == only:
+                self._unreadable(problem)
         ordered = tuple(self.files[e.path] for e in entries if e.path in self.files)
         unique = tuple(dict.fromkeys(self.findings))
         return ordered, unique
@@ -304,6 +307,17 @@ class _Scan:
         except SourceError:
             return None
         return hashlib.sha256(data).hexdigest()
+
+    def _unreadable(self, problem: Unreadable) -> None:
+        rule = rules.GEN_SPECIAL_FILE if problem.special else rules.GEN_UNREADABLE
+        what = f"is {problem.detail}, not a regular file" if problem.special else problem.detail
+        self.findings.append(
+            rule.finding(
+                Location(problem.path),
+                f"'{problem.path}' was not scanned: {what}.",
+                evidence=problem.detail,
+            )
+        )
 
     def _unsafe(self, e: RepoFile) -> None:
         self.findings.append(

@@ -39,6 +39,7 @@ from modeltrust.scanners.interface import (
     spooled,
 )
 from modeltrust.scanners.registry import load_scanners, sniff_steps
+from modeltrust.sources.walk import Kind, special_kind, walk
 
 SNIFF_BYTES = 512
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -208,6 +209,14 @@ class Engine:
         loc = Location(display)
         ctx = ScanContext(self.limits, self.dispatch)
         digest = None
+        if size == 0 and path.suffix.lower() in MODEL_SUFFIXES:
+            finding = rules.GEN_EMPTY_WEIGHTS.finding(
+                loc,
+                f"'{display}' is named like a model file ({path.suffix}) but is empty (0 bytes); "
+                "a loader would fail on it or read something else in its place.",
+            )
+            digest = _sha256(path) if sha256 else None
+            return ScannedFile(display, 0, ("unknown",), digest, ()), [finding]
         try:
             data = path.read_bytes() if size <= READ_WHOLE else None
             blob = FileBlob(path, loc, size, data)
@@ -319,12 +328,25 @@ class Engine:
                     f"Cannot scan '{target}': {e.strerror or e}. Check the path and try again."
                 ) from None
             if stat.S_ISREG(st.st_mode):
+                if root.is_symlink():
+                    real = root.resolve()
+                    findings.append(
+                        rules.GEN_LINK.finding(
+                            Location(os.fspath(target)),
+                            f"'{target}' is a link to '{real}'; the file it points to was "
+                            "scanned, as a loader would read it.",
+                            evidence=os.fspath(real),
+                        )
+                    )
                 yield _Target(root, os.fspath(target), st.st_size)
                 continue
             if not stat.S_ISDIR(st.st_mode):
+                kind = special_kind(st.st_mode)
                 findings.append(
                     rules.GEN_SPECIAL_FILE.finding(
-                        Location(os.fspath(target)), f"'{target}' is not a regular file or folder."
+                        Location(os.fspath(target)),
+                        f"'{target}' is {kind}, not a regular file or folder; it was not read.",
+                        evidence=kind,
                     )
                 )
                 continue
@@ -332,46 +354,46 @@ class Engine:
 
     @staticmethod
     def _walk_dir(root: Path, findings: list[Finding]) -> Iterator[_Target]:
-        real_root = root.resolve()
-
-        def onerror(e: OSError) -> None:
-            findings.append(
-                rules.GEN_UNREADABLE.finding(
-                    Location(str(e.filename)), f"Could not list '{e.filename}': {e.strerror}."
+        """The files a loader could read under ``root``: links are followed (the Hub cache is
+        made of them), each file is scanned once, and what cannot be read is a finding."""
+        for entry in walk(root, skip=SKIPPED_DIRS):
+            display = os.fspath(entry.path)
+            loc = Location(display)
+            if entry.kind is Kind.FILE:
+                if entry.link is not None:
+                    findings.append(
+                        rules.GEN_LINK.finding(
+                            loc,
+                            f"'{display}' is a link to '{entry.link}'; the file it points to "
+                            "was scanned, as a loader would read it.",
+                            evidence=os.fspath(entry.link),
+                        )
+                    )
+                yield _Target(entry.path, display, entry.size)
+            elif entry.kind is Kind.SAME:
+                findings.append(
+                    rules.GEN_SAME_FILE.finding(
+                        loc,
+                        f"'{display}' leads to the same content as '{entry.detail}', which is "
+                        "scanned under that name; it was scanned once.",
+                        evidence=entry.detail,
+                    )
                 )
-            )
-
-        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                display = os.fspath(path)
-                try:
-                    st = path.stat()
-                    if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                        findings.append(
-                            rules.GEN_SPECIAL_FILE.finding(
-                                Location(display),
-                                f"'{display}' links outside the scanned folder and was not "
-                                "followed.",
-                            )
-                        )
-                        continue
-                except OSError as e:
-                    findings.append(
-                        rules.GEN_UNREADABLE.finding(
-                            Location(display), f"Could not read '{display}': {e.strerror or e}."
-                        )
+            elif entry.kind is Kind.SPECIAL:
+                findings.append(
+                    rules.GEN_SPECIAL_FILE.finding(
+                        loc,
+                        f"'{display}' is {entry.detail}, not a regular file; it was not read "
+                        "(reading could block or never end), so nothing there was analysed.",
+                        evidence=entry.detail,
                     )
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    yield _Target(path, display, st.st_size)
-                else:
-                    findings.append(
-                        rules.GEN_SPECIAL_FILE.finding(
-                            Location(display), f"'{display}' is not a regular file."
-                        )
+                )
+            else:
+                findings.append(
+                    rules.GEN_UNREADABLE.finding(
+                        loc, f"'{display}' was not scanned: {entry.detail}.", evidence=entry.detail
                     )
+                )
 
 
 def _can_fork() -> bool:

@@ -2004,10 +2004,6 @@ def _read_config(blob: Blob) -> tuple[bytes, bool, int]:
 def _analyse_local_code(blob: FileBlob, ctx: ScanContext, refs: list[_Reference]) -> None:
     """Analyse the files auto_map names, then the files they import relatively (bounded)."""
     folder = Path(blob.path).parent
-    try:
-        root = folder.resolve()
-    except (OSError, RuntimeError):
-        return
     queue: deque[tuple[tuple[str, ...], _Reference | None]] = deque(
         (ref.path, ref) for ref in refs if ref.path is not None
     )
@@ -2021,8 +2017,7 @@ def _analyse_local_code(blob: FileBlob, ctx: ScanContext, refs: list[_Reference]
         path = folder.joinpath(*parts)
         display = _local_display(blob.location, parts)
         try:
-            st = path.stat()
-            inside = path.resolve().is_relative_to(root)
+            st = path.stat()  # follows links, as Python's import does (the Hub cache is links)
         except (FileNotFoundError, NotADirectoryError):
             if named is not None:
                 ctx.report(
@@ -2048,12 +2043,12 @@ def _analyse_local_code(blob: FileBlob, ctx: ScanContext, refs: list[_Reference]
                 )
             )
             continue
-        if not inside or not stat.S_ISREG(st.st_mode):
-            why = "links outside the repository folder" if not inside else "is not a regular file"
+        if not stat.S_ISREG(st.st_mode):
             ctx.report(
                 rules.CODE_REMOTE.finding(
                     blob.location,
-                    f"'{display}', which auto_map makes transformers import, {why}; it was not "
+                    f"'{display}', which auto_map makes transformers import, is not a regular "
+                    "file; it was not "
                     "analysed. Do not load this model with trust_remote_code=True.",
                     severity=_HIGH,
                 )

@@ -42,6 +42,16 @@ class RepoFile:
     """The LFS sha256, when the backend knows it without reading the file."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A path in a source that is there but could not be read as a file: a link that cannot be
+    resolved, a folder that cannot be listed, or (``special``) a FIFO, device or socket."""
+
+    path: str
+    special: bool
+    detail: str
+
+
 class Source(ABC):
     """A model repo to read: a local folder or a Hub repo at one commit."""
 
@@ -75,6 +85,10 @@ class Source(ABC):
     @abstractmethod
     def list_files(self) -> tuple[RepoFile, ...]:
         """Every file, sorted by path."""
+
+    def unreadable(self) -> tuple[Unreadable, ...]:
+        """Paths that are there but could not be read; checks report them, never skip them."""
+        return ()
 
     def exists(self, path: str) -> bool:
         return any(f.path == path for f in self.list_files())

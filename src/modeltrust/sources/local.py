@@ -15,7 +15,8 @@ from functools import cached_property
 from pathlib import Path
 
 from modeltrust.errors import MissingFileError, SourceError
-from modeltrust.sources.interface import RepoFile, Source, is_repo_id
+from modeltrust.sources.interface import RepoFile, Source, Unreadable, is_repo_id
+from modeltrust.sources.walk import Kind, walk
 
 MAX_FILES = 100_000
 """Files listed in one folder tree; a model repo has tens."""
@@ -68,26 +69,31 @@ class LocalSource(Source):
         return self.repo_id.rsplit("/", 1)[-1] if self.repo_id else self.root.name
 
     @cached_property
-    def _files(self) -> dict[str, RepoFile]:
+    def _walked(self) -> tuple[dict[str, RepoFile], tuple[Unreadable, ...]]:
+        """The files a loader could read (links followed: a Hub cache snapshot is made of
+        them), and what could not be read, which the audit reports instead of dropping."""
         found: dict[str, RepoFile] = {}
+        problems: list[Unreadable] = []
         skipped = frozenset() if self.every_file else SKIPPED_DIRS
         cap = None if self.every_file else MAX_FILES
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=None):
-            dirnames[:] = sorted(d for d in dirnames if d not in skipped)
-            here = Path(dirpath)
-            for filename in sorted(filenames):
-                full = here / filename
-                try:
-                    st = full.stat()  # follows links: Hub cache snapshots are links to blobs
-                except OSError:
-                    continue
-                if not full.is_file():
-                    continue
-                rel = full.relative_to(self.root).as_posix()
-                found[rel] = RepoFile(rel, st.st_size)
+        for entry in walk(self.root, skip=skipped):
+            rel = entry.path.relative_to(self.root).as_posix()
+            if entry.kind in (Kind.FILE, Kind.SAME):
+                if entry.kind is Kind.SAME and not entry.path.is_file():
+                    continue  # a folder already walked under another name
+                found[rel] = RepoFile(rel, entry.size)
                 if cap is not None and len(found) >= cap:
-                    return found
-        return dict(sorted(found.items()))
+                    break
+            else:
+                problems.append(Unreadable(rel, entry.kind is Kind.SPECIAL, entry.detail))
+        return dict(sorted(found.items())), tuple(problems)
+
+    @property
+    def _files(self) -> dict[str, RepoFile]:
+        return self._walked[0]
+
+    def unreadable(self) -> tuple[Unreadable, ...]:
+        return self._walked[1]
 
     def list_files(self) -> tuple[RepoFile, ...]:
         return tuple(self._files.values())
