@@ -90,9 +90,10 @@ def test_small_and_large_files_answer_alike(
     """Small files are sent from memory, larger ones streamed: HEAD, GET and ranges must not
     tell the two apart."""
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    upstream.commit("acme/clean", {"blob.bin": data})
+    # (.raw: an empty file named like weights, blob.bin, is refused as MT-GEN-008)
+    upstream.commit("acme/clean", {"blob.raw": data})
     hub = start_hub()
-    url = f"{hub.url}/acme/clean/resolve/main/blob.bin"
+    url = f"{hub.url}/acme/clean/resolve/main/blob.raw"
     got = httpx2.get(url)
     head = httpx2.head(url)
     assert got.status_code == head.status_code == 200
@@ -105,7 +106,7 @@ def test_small_and_large_files_answer_alike(
         part = httpx2.get(url, headers={"range": f"bytes={size // 2}-"})
         assert part.status_code == 206
         assert part.content == data[size // 2 :]
-    assert Path(hf_hub_download("acme/clean", "blob.bin")).read_bytes() == data
+    assert Path(hf_hub_download("acme/clean", "blob.raw")).read_bytes() == data
 
 
 def test_errors_become_the_clients_typed_errors(start_hub: StartHub) -> None:
