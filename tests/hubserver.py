@@ -114,6 +114,10 @@ class HubServer:
         self.aliases: dict[str, str] = {}
         """Old name (lower case) -> repo id: a renamed repo, which the Hub still answers under
         its old name, with its new id (``gpt2`` is ``openai-community/gpt2``)."""
+        self.siblings: Literal["blobs", "names", "none"] = "blobs"
+        """How model info lists a commit's files: with sizes, blob ids and LFS details when
+        asked (``blobs=true``), as the Hub does; by name only, whatever is asked (a mirror that
+        ignores ``blobs``); or not at all. The tree listing always has the details."""
         self.info_extra: dict[str, dict[str, Any]] = {}
         """Repo id -> more fields for its model info (as the Hub adds, e.g. Xet ones)."""
         self.requests: list[Request] = []
@@ -489,7 +493,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         commit = self._commit(repo, revision)
         card = _card_data(commit)
-        blobs = query.get("blobs", ["false"])[-1].lower() in ("1", "true")
+        asked = query.get("blobs", ["false"])[-1].lower() in ("1", "true")
+        blobs = asked and self.hub.siblings == "blobs"
         siblings = []
         for path in sorted(commit.files):
             sibling: dict[str, Any] = {"rfilename": path}
@@ -520,8 +525,9 @@ class _Handler(BaseHTTPRequestHandler):
             "tags": _tags(card),
             "library_name": card.get("library_name") if card else None,
             "pipeline_tag": card.get("pipeline_tag") if card else None,
-            "siblings": siblings,
         }
+        if self.hub.siblings != "none":
+            info["siblings"] = siblings
         if card is not None:
             info["cardData"] = card
         info.update(self.hub.info_extra.get(repo.repo_id, {}))

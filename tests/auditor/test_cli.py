@@ -55,13 +55,47 @@ def test_policy_discovery_and_errors(
     (tmp_path / "bad.yaml").write_text("thresholds:\n  security: {fail: loud}\n")
     assert main(["audit", str(folder), "--policy", "bad.yaml", "--no-progress"]) == 2
     assert "bad.yaml line 2: thresholds.security.fail" in capsys.readouterr().err
+    (tmp_path / "empty.yaml").write_text("")
+    assert main(["audit", str(folder), "--policy", "empty.yaml", "--no-progress"]) == 2
+    assert "empty.yaml: the policy is empty" in capsys.readouterr().err
+    assert main(["audit", str(folder), "--policy", str(tmp_path), "--no-progress"]) == 2
+    assert "is a folder, not a policy file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--models-dir", "no-such-dir"], "'--models-dir'"),
+        (
+            ["--fairness-data", "no-such.csv", "--label", "y", "--prediction", "p"],
+            "'--fairness-data'",
+        ),
+        (["--html", "no-such-dir/r.html"], "Choose another --html"),
+        (["--json", "no-such-dir/r.json"], "Choose another --json"),
+        (["--bom", "no-such-dir/bom.json"], "Choose another --bom"),
+    ],
+    ids=["models-dir", "fairness-data", "html", "json", "bom"],
+)
+def test_a_path_that_cannot_be_used_is_a_usage_error_naming_its_option(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    named: str,
+) -> None:
+    folder = write(tmp_path / "model", clean_files())
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", str(folder), "--no-progress", "-j", "1", "-f", "json", *args]) == 2
+    assert named in capsys.readouterr().err
 
 
 def test_fairness_options_must_come_together(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = write(tmp_path / "model", clean_files())
-    assert main(["audit", str(folder), "--fairness-data", "x.csv", "--no-progress"]) == 2
+    data = tmp_path / "x.csv"
+    data.write_text("y,p,g\n1,1,a\n")
+    assert main(["audit", str(folder), "--fairness-data", str(data), "--no-progress"]) == 2
     assert "--label, --prediction and --sensitive" in capsys.readouterr().err
     assert main(["audit", str(folder), "--label", "y", "--no-progress"]) == 2
 

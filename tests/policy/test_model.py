@@ -32,12 +32,23 @@ def test_builtins_differ_where_they_should() -> None:
     assert "non-commercial" in builtin_policy("commercial").license.deny_properties
 
 
-def test_empty_file_is_the_schema_defaults() -> None:
-    policy = parse_policy("", "empty.yaml")
+def test_version_alone_is_the_schema_defaults() -> None:
+    policy = parse_policy("version: 1\n", "minimal.yaml")
     assert policy.version == 1 and policy.exceptions == ()
     assert policy.thresholds.security.action(Severity.HIGH) == "fail"
     assert policy.thresholds.security.action(Severity.MEDIUM) == "warn"
     assert policy.thresholds.security.action(Severity.LOW) == "pass"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing but a comment\n", "---\n"])
+def test_an_empty_policy_is_refused_with_what_a_minimal_one_is(text: str) -> None:
+    """An empty file is the wrong file or a truncated one far more often than a wish for the
+    defaults, which 'version: 1' asks for."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "empty.yaml")
+    message = str(caught.value)
+    assert message.startswith("empty.yaml: the policy is empty")
+    assert "'version: 1'" in message and "modeltrust policy show default" in message
 
 
 def test_errors_name_the_file_line_and_key() -> None:
@@ -100,8 +111,13 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     other.write_text("name: explicit\n")
     assert discover_policy(str(other))[0].name == "explicit"
     assert discover_policy("strict")[1] == "builtin:strict"
-    with pytest.raises(PolicyError, match="does not exist"):
+    with pytest.raises(PolicyError, match=r"'.*missing.yaml' \(--policy\) does not exist"):
         discover_policy(str(tmp_path / "missing.yaml"))
+    with pytest.raises(PolicyError, match=r"--policy '.*' is a folder, not a policy file"):
+        discover_policy(str(tmp_path))
+    (tmp_path / "modeltrust.yaml").write_text("")
+    with pytest.raises(PolicyError, match=r"modeltrust\.yaml: the policy is empty"):
+        discover_policy(None)
     with pytest.raises(PolicyError, match="no built-in policy 'nope'"):
         builtin_policy("nope")
 
@@ -115,7 +131,29 @@ def test_policy_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     bad.write_text("name: team\nthresholds:\n  securty: {}\n")
     assert main(["policy", "check", str(bad)]) == 1
     assert f"{bad} line 3: thresholds.securty: unknown key" in capsys.readouterr().err
-    assert main(["policy", "check", str(tmp_path / "missing.yaml")]) == 1
+    capsys.readouterr()
+
+
+def test_policy_check_exit_codes_for_unreadable_empty_and_binary_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2 (usage) when FILE cannot be read, naming the argument and not --policy, which
+    'policy check' has not; 1 (the check failed) for content that is no policy."""
+    assert main(["policy", "check", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.yaml' (the FILE argument of 'modeltrust policy check')" in err
+    assert "it does not exist" in err and "--policy" not in err
+    assert main(["policy", "check", str(tmp_path)]) == 2
+    assert "'FILE'" in capsys.readouterr().err  # click: a directory
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert main(["policy", "check", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert "the policy is empty" in err and "valid policy" not in err
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00name: x")
+    assert main(["policy", "check", str(binary)]) == 1
+    assert "is not UTF-8 text" in capsys.readouterr().err
 
 
 def test_policy_show_prints_a_valid_builtin(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,20 +1,26 @@
 """The upstream as it really behaves: silent or gone while a branch is due for a new look, a
-branch that moves, a renamed repo answered under its old name, fields we must not pass on, and
-the revisions and negative answers the client relies on."""
+branch that moves, a renamed repo answered under its old name, fields we must not pass on, the
+revisions and negative answers the client relies on, and model info without file details (the
+tree has them)."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx2
 import pytest
-from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
-from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download, try_to_load_from_cache
+from huggingface_hub.errors import EntryNotFoundError, GatedRepoError
 
+from modeltrust.server.upstream import Upstream, UpstreamError
 from tests.auditor.conftest import clean_files
 from tests.hubserver import HubServer
 from tests.server.conftest import StartHub
@@ -149,3 +155,80 @@ def test_a_pull_request_revision_with_encoded_slashes(
     r = httpx2.get(f"{hub.url}/acme/clean/resolve/refs%2Fpr%2F1/config.json")
     assert r.headers["x-repo-commit"] == pr
     assert hf_hub_download("acme/clean", "config.json") != path  # main is untouched
+
+
+@pytest.mark.parametrize("siblings", ["names", "none"])
+def test_an_upstream_without_blobs_siblings_is_listed_from_its_tree(
+    start_hub: StartHub,
+    upstream: HubServer,
+    canary: Path,
+    siblings: Literal["names", "none"],
+) -> None:
+    """Model info without sizes and blob ids (a mirror that ignores blobs=true, or lists no
+    siblings): the files are listed from the commit's tree, page by page, audited and served."""
+    upstream.commit("acme/clean", {"sub/dir/extra.json": "{}"})
+    upstream.siblings = siblings
+    upstream.page_size = 2
+    start_hub()
+    path = hf_hub_download("acme/clean", "model.safetensors")
+    expected = upstream.repos["acme/clean"].commits[upstream.head("acme/clean")].files
+    assert Path(path).read_bytes() == expected["model.safetensors"].data
+    folder = Path(snapshot_download("acme/clean"))
+    assert (folder / "sub" / "dir" / "extra.json").read_text() == "{}"
+    assert (folder / "config.json").read_text() == CONFIG
+    assert len(upstream.requests_to(f"/tree/{upstream.head('acme/clean')}", "GET")) >= 3
+    # The audit ran on that listing: the trojan is still refused, and never loaded.
+    with pytest.raises(GatedRepoError, match="MT-PKL"):
+        hf_hub_download("acme/trojan", "model.pkl")
+    assert not canary.exists()
+
+
+class _OddUpstream(BaseHTTPRequestHandler):
+    """Model info with names only, and a tree whose next link is ``next_link``."""
+
+    next_link = ""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        if "/revision/" in self.path:
+            body: object = {"id": "acme/odd", "sha": "a" * 40, "siblings": [{"rfilename": "x"}]}
+            link = ""
+        else:
+            body = [{"type": "file", "path": "x", "size": 1, "oid": "b" * 40}]
+            link = self.next_link.replace("{self}", f"http://127.0.0.1:{self.server.server_port}")
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if link:
+            self.send_header("Link", f'<{link}>; rel="next"')
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize(
+    ("link", "why"),
+    [
+        ("http://127.0.0.2:9/api/models/acme/odd/tree/next", "which is not on the upstream"),
+        ("{self}/api/models/acme/odd/tree/" + "a" * 40 + "?recursive=true&expand=false", "loop"),
+        ("?cursor=again", "loop"),
+    ],
+    ids=["elsewhere", "itself", "relative-to-itself-then-loop"],
+)
+def test_tree_links_off_the_upstream_or_in_a_loop_are_refused(link: str, why: str) -> None:
+    handler = type("Odd", (_OddUpstream,), {"next_link": link})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    client = Upstream(f"http://127.0.0.1:{server.server_port}", token="secret")  # noqa: S106
+    try:
+        with pytest.raises(UpstreamError, match=why):
+            client.listing("acme/odd", "main")
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()

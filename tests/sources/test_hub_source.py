@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
+from typing import Any, Literal
 
 import pytest
 
 from modeltrust.errors import SourceError
 from modeltrust.sources import MissingFileError, open_source
 from modeltrust.sources.hub import HubSettings, HubSource
+from tests import hubserver
 from tests.hubserver import HubServer, card
 
 BOB = "hf_bob_token"  # a token the test Hub knows (tests/sources/conftest.py)
@@ -159,3 +162,40 @@ def test_open_related_uses_the_same_hub(hub: HubServer, repo: str) -> None:
     assert base.repo_id == "acme/base" and base.revision == hub.head("acme/base")
     with pytest.raises(SourceError, match="acme/gone"):
         open_source(repo).open_related("acme/gone")
+
+
+@pytest.mark.parametrize("siblings", ["names", "none"])
+def test_files_come_from_the_tree_when_model_info_lacks_their_sizes(
+    hub: HubServer, repo: str, siblings: Literal["names", "none"]
+) -> None:
+    """A Hub-compatible server that ignores blobs=true: sizes and SHA-256s from the tree,
+    followed over its pages."""
+    hub.siblings = siblings
+    hub.page_size = 2
+    source = open_source(repo)
+    files = {f.path: f for f in source.list_files()}
+    assert set(files) == {"README.md", "model.gguf", "nested/file.txt"}
+    assert files["model.gguf"].size == len(BIG)
+    assert files["model.gguf"].sha256 == hashlib.sha256(BIG).hexdigest()
+    assert files["nested/file.txt"].size == len("nested")
+    assert files["nested/file.txt"].sha256 is None
+    assert source.read_range("model.gguf", 256, 4) == BIG[256:260]
+    pages = hub.requests_to(f"/tree/{hub.head(repo)}", "GET")
+    assert len(pages) >= 2  # 4 entries (the folder too), 2 a page
+
+
+def test_a_tree_entry_the_client_cannot_read_is_a_clear_error(
+    hub: HubServer, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.siblings = "names"
+    real = hubserver._file_entry
+
+    def without_pointer_size(*args: Any) -> dict[str, Any]:
+        entry = real(*args)
+        if "lfs" in entry:
+            del entry["lfs"]["pointerSize"]
+        return entry
+
+    monkeypatch.setattr(hubserver, "_file_entry", without_pointer_size)
+    with pytest.raises(SourceError, match="file tree has a malformed entry"):
+        open_source(repo)

@@ -89,7 +89,7 @@ def models_dir_option() -> Callable[[F], F]:
         "--models-dir",
         "models_dirs",
         multiple=True,
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
         envvar="MODELTRUST_MODELS_DIR",
         help="A folder holding base models of a local model (org/name or org--name); repeatable.",
     )

@@ -31,8 +31,9 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def data(text: str, output: str) -> None:
-    """Write a machine-readable report to ``output`` ('-' is stdout)."""
+def data(text: str, output: str, option: str = "--output") -> None:
+    """Write a machine-readable report to ``output`` ('-' is stdout); ``option`` is the one
+    that named it, for the message when it cannot be written."""
     if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -41,7 +42,7 @@ def data(text: str, output: str) -> None:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as e:
         raise ReportError(
-            f"Could not write the report to '{output}': {e.strerror or e}. Choose another --output."
+            f"Could not write the report to '{output}': {e.strerror or e}. Choose another {option}."
         ) from None
     message(f"Report written to {output}")
 

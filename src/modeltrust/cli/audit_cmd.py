@@ -81,6 +81,7 @@ class AuditFormat(StrEnum):
     "fairness_data",
     multiple=True,
     metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
     envvar="MODELTRUST_FAIRNESS_DATA",
     help="Evaluation predictions (CSV, Parquet, Arrow) to audit for fairness; repeatable.",
 )
@@ -151,11 +152,11 @@ def audit(
     if html_path is not None:
         from modeltrust.report.html import render_audit_html
 
-        _output.data(render_audit_html(result), html_path)
+        _output.data(render_audit_html(result), html_path, "--html")
     if json_path is not None:
         from modeltrust.report.audit_json import render_audit_json
 
-        _output.data(render_audit_json(result), json_path)
+        _output.data(render_audit_json(result), json_path, "--json")
     if bom_path is not None:
         from modeltrust.report.cyclonedx import render_cyclonedx
 
@@ -163,6 +164,7 @@ def audit(
         _output.data(
             render_cyclonedx(result.documentation, hashes, tool_version=result.tool_version),
             bom_path,
+            "--bom",
         )
     _write(result, AuditFormat(output_format), output)
     raise SystemExit(EXIT_FAILED if result.verdict.status == "fail" else EXIT_OK)

@@ -82,7 +82,7 @@ def card(
     if draft is not None:
         from modeltrust.cards.draft import render_draft
 
-        _output.data(render_draft(report, tool_version=__version__), draft)
+        _output.data(render_draft(report, tool_version=__version__), draft, "--draft")
     if eu_dir is not None:
         _write_eu(report, eu_dir, __version__)
     if draft == "-" and output == "-":

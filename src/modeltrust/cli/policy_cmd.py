@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli import EXIT_ERROR, EXIT_FAILED, EXIT_OK, _output
 
 
 @click.group("policy", no_args_is_help=True)
@@ -17,12 +17,18 @@ def policy() -> None:
 @policy.command("check", no_args_is_help=True)
 @click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
-    """Validate a policy file; errors name the line. Exit 0 when valid, 1 when not."""
+    """Validate a policy file; errors name the line. Exit 0 when valid, 1 when not (an empty
+    file included), 2 when FILE cannot be read."""
     from modeltrust.errors import PolicyError
-    from modeltrust.policy.model import load_policy_file
+    from modeltrust.policy.model import parse_policy_bytes, read_policy_file
 
     try:
-        loaded = load_policy_file(file)
+        data = read_policy_file(file, "the FILE argument of 'modeltrust policy check'")
+    except PolicyError as e:
+        _output.error(str(e))
+        raise SystemExit(EXIT_ERROR) from None
+    try:
+        loaded = parse_policy_bytes(data, str(file))
     except PolicyError as e:
         for line in str(e).splitlines():
             _output.error(line)

@@ -3,12 +3,13 @@ transformers and the tools built on them pull only models whose audit the policy
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
 
-from modeltrust.cli import _output
-from modeltrust.errors import MissingExtraError
+from modeltrust.cli import EXIT_ERROR, _output
+from modeltrust.errors import MissingExtraError, UsageError
 
 
 @click.command("serve")
@@ -25,14 +26,16 @@ from modeltrust.errors import MissingExtraError
     show_default=True,
     type=click.IntRange(0, 65535),
     envvar="MODELTRUST_PORT",
-    help="Port to listen on; clients set HF_ENDPOINT=http://HOST:PORT.",
+    help="Port to listen on (0: any free port, printed at start); clients set "
+    "HF_ENDPOINT=http://HOST:PORT.",
 )
 @click.option(
     "--data-dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     envvar="MODELTRUST_DATA_DIR",
-    help="Where the blob store and (by default) the SQLite database live.",
+    help="Where the blob store and (by default) the SQLite database live; created (and said "
+    "so) if missing.",
 )
 @click.option(
     "--upstream",
@@ -81,18 +84,80 @@ def serve(
             "pip install 'modeltrust[serve]'."
         ) from None
     policy, origin = discover_policy(policy_option)
-    settings = Settings(
-        data_dir=data_dir,
-        upstream=None if upstream.lower() == "none" else upstream,
-        policy=policy,
-        policy_origin=origin,
-        database_url=database_url,
-        upstream_token=os.environ.get("MODELTRUST_UPSTREAM_TOKEN") or None,
-        admin_token=os.environ.get("MODELTRUST_ADMIN_TOKEN") or None,
-    )
-    app = create_app(settings)
+    upstream_url = None if upstream.lower() == "none" else upstream
+    listener = _listen(host, port)
+    try:
+        _ensure_data_dir(data_dir)
+        settings = Settings(
+            data_dir=data_dir,
+            upstream=upstream_url,
+            policy=policy,
+            policy_origin=origin,
+            database_url=database_url,
+            upstream_token=os.environ.get("MODELTRUST_UPSTREAM_TOKEN") or None,
+            admin_token=os.environ.get("MODELTRUST_ADMIN_TOKEN") or None,
+        )
+        app = create_app(settings)
+    except BaseException:
+        listener.close()
+        raise
+    url = _url(host, listener.getsockname()[1])
     _output.message(
-        f"modeltrust serve on http://{host}:{port} (policy {origin}, upstream "
-        f"{settings.upstream or 'none'}); set HF_ENDPOINT=http://{host}:{port}"
+        f"modeltrust serve on {url} (policy {origin}, upstream "
+        f"{settings.upstream or 'none'}); set HF_ENDPOINT={url}"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=listener.getsockname()[1], log_level="warning")
+    )
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+    if not server.started:
+        _output.error("modeltrust serve did not start; the reason is logged above.")
+        raise SystemExit(EXIT_ERROR)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on ``host:port`` before anything is printed, so port 0
+    gives the real port and a busy port is a clear error rather than a URL that does not work."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until the server takes them
+    except OSError as e:
+        sock.close()
+        reason = e.strerror or str(e)
+        raise UsageError(
+            f"modeltrust serve cannot listen on {host} port {port}: {reason}. Choose another "
+            "--port (0 picks a free one) or --host."
+        ) from None
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _ensure_data_dir(path: Path) -> None:
+    """Create a missing data directory (and its parents), and say so: a mistyped path must not
+    silently become an empty store."""
+    if path.is_dir():
+        return
+    if path.exists() or path.is_symlink():
+        raise UsageError(
+            f"--data-dir '{path}' exists and is not a directory. Give a directory, or a path "
+            "that does not exist yet (it is then created)."
+        )
+    try:
+        path.mkdir(parents=True)
+    except OSError as e:
+        raise UsageError(
+            f"Could not create the data directory '{path}' (--data-dir): {e.strerror or e}. "
+            "Create it yourself, or choose another --data-dir."
+        ) from None
+    _output.message(f"created data directory {path.absolute()}")

@@ -235,7 +235,13 @@ def parse_policy(text: str, origin: str) -> Policy:
         problem = getattr(e, "problem", None) or str(e)
         raise PolicyError(f"{origin}{where}: not valid YAML: {problem}.") from None
     if data is None:
-        data = {}
+        # An empty file (or comments only) is far more likely the wrong file, or one truncated,
+        # than a wish for the schema defaults: those take one line to ask for.
+        raise PolicyError(
+            f"{origin}: the policy is empty. A minimal policy is the line 'version: 1' (every "
+            "other key has a default); 'modeltrust policy show default' prints a complete one "
+            "to start from, and docs/audit.md describes every key."
+        )
     if not isinstance(data, dict):
         raise PolicyError(f"{origin} line 1: a policy is a mapping of keys (version, thresholds…).")
     try:
@@ -295,15 +301,40 @@ def builtin_text(name: str) -> str:
     return (files("modeltrust.policy") / "builtin" / f"{name}.yaml").read_text("utf-8")
 
 
-def load_policy_file(path: Path) -> Policy:
+def load_policy_file(path: Path, given_as: str = "--policy") -> Policy:
+    """Read and validate a policy file; ``given_as`` says how it was named (the option or
+    argument), for the message when it cannot be read."""
+    return parse_policy_bytes(read_policy_file(path, given_as), str(path))
+
+
+def read_policy_file(path: Path, given_as: str = "--policy") -> bytes:
+    """The bytes of a policy file; a :class:`PolicyError` naming ``given_as`` (``--policy``,
+    ``the FILE argument``...) when it cannot be read (missing, a folder, no permission)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return path.read_bytes()
+    except OSError as e:
+        if isinstance(e, FileNotFoundError):
+            reason = "it does not exist"
+        elif isinstance(e, IsADirectoryError):
+            reason = "it is a folder, not a file"
+        else:
+            reason = e.strerror or str(e)
         raise PolicyError(
-            f"Could not read the policy file '{path}': {reason}. Check the path given to --policy."
+            f"Could not read the policy file '{path}' ({given_as}): {reason}. Check the path "
+            "and the file's permissions."
         ) from None
-    return parse_policy(text, str(path))
+
+
+def parse_policy_bytes(data: bytes, origin: str) -> Policy:
+    """:func:`parse_policy` of a file's bytes, which must be UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PolicyError(
+            f"{origin}: not a policy: it is not UTF-8 text ({e.reason} at byte {e.start}). A "
+            "policy is YAML; save it as UTF-8."
+        ) from None
+    return parse_policy(text, origin)
 
 
 def discover_policy(option: str | None, cwd: Path | None = None) -> tuple[Policy, str]:
@@ -313,13 +344,18 @@ def discover_policy(option: str | None, cwd: Path | None = None) -> tuple[Policy
         path = Path(option).expanduser()
         if option in BUILTIN_NAMES and not path.exists():
             return builtin_policy(option), f"builtin:{option}"
-        if not path.is_file():
+        if path.is_dir():
             raise PolicyError(
-                f"Policy file '{option}' does not exist. Give a policy file or one of the built-in "
-                f"policies: {', '.join(BUILTIN_NAMES)}."
+                f"--policy '{option}' is a folder, not a policy file. Give a policy file or one "
+                f"of the built-in policies: {', '.join(BUILTIN_NAMES)}."
+            )
+        if not path.exists():
+            raise PolicyError(
+                f"Policy file '{option}' (--policy) does not exist. Give a policy file or one of "
+                f"the built-in policies: {', '.join(BUILTIN_NAMES)}."
             )
         return load_policy_file(path), str(path)
     found = (cwd or Path.cwd()) / DISCOVERED_FILE
     if found.is_file():
-        return load_policy_file(found), str(found)
+        return load_policy_file(found, "found in the current folder"), str(found)
     return builtin_policy("default"), "builtin:default"

@@ -2,7 +2,9 @@
 
 Only metadata and bounded byte ranges are fetched: ``model_info`` (one call: the commit sha, the
 file list with sizes and LFS hashes, the card metadata) and HTTP ``Range`` reads of ``resolve/``
-URLs. Nothing is written to disk, so the user's Hub cache never holds a partial file of ours.
+URLs. A Hub-compatible server whose model info lacks the sizes (it ignores ``blobs=true``) is
+asked for the commit's recursive file tree instead, which has them. Nothing is written to disk,
+so the user's Hub cache never holds a partial file of ours.
 
 ``huggingface_hub`` reads ``HF_ENDPOINT`` once, at import time. This module reads it (and
 ``HF_HUB_DOWNLOAD_TIMEOUT``) at call time and passes the endpoint explicitly, so a program that set
@@ -87,7 +89,8 @@ class HubSource(Source):
         self.gated = info.gated
         self.private = bool(info.private)
         self._card = _card_dict(info)
-        self._files = _files_of(info)
+        files = _files_of(info)
+        self._files = files if files is not None else self._tree()
 
     @property
     def identity(self) -> str:
@@ -144,6 +147,34 @@ class HubSource(Source):
                 timeout=self.settings.timeout_s,
             ),
         )
+
+    def _tree(self) -> dict[str, RepoFile]:
+        """Every file of the pinned commit, from its recursive tree (the client follows the
+        pages)."""
+        from huggingface_hub import HfApi
+        from huggingface_hub.hf_api import RepoFile as HubFile
+
+        api = HfApi(endpoint=self.settings.endpoint, token=self.settings.token)
+
+        def entries() -> list[object]:
+            try:
+                return list(
+                    api.list_repo_tree(self.repo_id, revision=self.revision, recursive=True)
+                )
+            except (KeyError, TypeError, AttributeError) as e:  # the client read a bad entry
+                raise SourceError(
+                    f"The Hub at {self.settings.endpoint} gave no file sizes in the repo "
+                    f"information of '{self.ref}', and its file tree has a malformed entry "
+                    f"({type(e).__name__}: {e}). Check that HF_ENDPOINT points at a Hugging Face "
+                    "Hub compatible server."
+                ) from None
+
+        files = {
+            e.path: RepoFile(e.path, e.size, e.lfs.sha256 if e.lfs is not None else None)
+            for e in self._call("the file tree", entries)
+            if isinstance(e, HubFile)
+        }
+        return dict(sorted(files.items()))
 
     def _get_range(self, path: str, start: int, length: int) -> bytes:
         from huggingface_hub import get_session, hf_raise_for_status
@@ -262,10 +293,16 @@ def _card_dict(info: ModelInfo) -> dict[str, object] | None:
     return result
 
 
-def _files_of(info: ModelInfo) -> dict[str, RepoFile]:
+def _files_of(info: ModelInfo) -> dict[str, RepoFile] | None:
+    """The files model info lists, or None when it lacks their sizes (a server that ignores
+    ``blobs=true``, or lists no siblings at all): the tree has to be asked."""
+    if info.siblings is None:
+        return None
     files: dict[str, RepoFile] = {}
-    for sibling in info.siblings or ():
+    for sibling in info.siblings:
         lfs = sibling.lfs
+        if lfs is None and sibling.size is None:
+            return None
         files[sibling.rfilename] = RepoFile(
             sibling.rfilename,
             lfs.size if lfs is not None else sibling.size,
