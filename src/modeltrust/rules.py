@@ -633,22 +633,6 @@ LIC_RESEARCH_ONLY = Rule(
     "not put it into production or a product without a separate licence.",
     (),
 )
-LIC_COPY_MISSING = Rule(
-    "MT-LIC-007",
-    "Licence copy missing from the repo",
-    Severity.MEDIUM,
-    "The licence requires a copy of its text with every redistribution, and this repo has no "
-    "LICENSE file. Add the licence text to anything you redistribute.",
-    (),
-)
-LIC_NOTICE_MISSING = Rule(
-    "MT-LIC-008",
-    "Notice file missing from the repo",
-    Severity.LOW,
-    "The licence requires a Notice (attribution) file with redistributions. Add one with the "
-    "text the licence prescribes to anything you redistribute.",
-    (),
-)
 LIC_CONFLICT = Rule(
     "MT-LIC-009",
     "Licence declarations in the repo disagree",

@@ -110,7 +110,6 @@ def assess(
         *_node_findings(lineage, licenses, kb),
         *_inheritance_findings(lineage, licenses, effective),
         *_restriction_findings(lineage, effective, use),
-        *_repo_findings(lineage, effective, use),
         *_condition_findings(lineage, effective, use, multimodal),
         *_confidence_findings(lineage, effective),
     ]
@@ -293,38 +292,6 @@ def _restriction_findings(
     return out
 
 
-def _repo_findings(
-    lineage: Lineage, effective: tuple[EffectiveLicense, ...], use: UseProfile
-) -> list[Finding]:
-    root = lineage.root
-    facts = root.facts
-    if root.status != "ok" or facts is None:
-        return []
-    shipping = use.distribution == "distribute"
-    out = []
-    needs_copy = [e.id for e in effective if e.entry and e.entry.obligations.license_copy]
-    if needs_copy and not facts.license_texts:
-        out.append(
-            rules.LIC_COPY_MISSING.finding(
-                _loc(root, "LICENSE"),
-                f"{', '.join(needs_copy)} require(s) a copy of the licence with every "
-                "redistribution, and the repo has no LICENSE file.",
-                severity=None if shipping else Severity.LOW,
-            )
-        )
-    needs_notice = [e.id for e in effective if e.entry and e.entry.obligations.notice_file]
-    if needs_notice and not facts.notice_files:
-        out.append(
-            rules.LIC_NOTICE_MISSING.finding(
-                _loc(root, "NOTICE"),
-                f"{', '.join(needs_notice)} require(s) a Notice file with redistributions, and "
-                "the repo has none.",
-                severity=None if shipping else Severity.INFO,
-            )
-        )
-    return out
-
-
 def _condition_findings(
     lineage: Lineage,
     effective: tuple[EffectiveLicense, ...],
@@ -501,6 +468,12 @@ def _checklist(
 
     ships = use.distribution == "distribute"
     serves = use.distribution in ("distribute", "hosted")
+    # Shipping the licence text and a Notice is the redistributor's duty, not a defect of the
+    # model (most Hub repos declare their licence in metadata only): the checklist says where
+    # to get what the repo does not carry.
+    facts = lineage.root.facts if lineage.root.status == "ok" else None
+    no_copy = facts is not None and not facts.license_texts
+    no_notice = facts is not None and not facts.notice_files
     for lic in effective:
         entry = lic.entry
         if entry is None:
@@ -518,16 +491,19 @@ def _checklist(
         elif r.non_commercial or entry.commercial_use == "no":
             add("non-commercial", "Do not use the model commercially.", origin, lic.id)
         if ships and o.license_copy:
+            where = f" from {entry.source}" if entry.source else ""
+            missing = f" (this repo has no LICENSE file: take the text{where})" if no_copy else ""
             add(
                 "license-copy",
-                f"Include a copy of the {entry.name} with every copy you distribute.",
+                f"Include a copy of the {entry.name} with every copy you distribute{missing}.",
                 origin,
                 lic.id,
             )
         if ships and o.notice_file:
             add(
                 "notice",
-                "Ship a Notice file with the attribution text the licence prescribes.",
+                "Ship a Notice file with the attribution text the licence prescribes"
+                + (" (this repo has none: write it)." if no_notice else "."),
                 origin,
                 lic.id,
             )
