@@ -40,7 +40,7 @@ def test_json_report_has_the_documented_keys(
     assert code == EXIT_FAILED  # the mislabelled licence is a high finding
     assert doc["schema"] == "modeltrust.license/1"
     assert doc["effective_licenses"] == ["apache-2.0", "llama3.1"]
-    assert doc["commercial_use"] == "allowed"
+    assert doc["commercial_use"] == "conditional"  # Llama's acceptable-use policy flows down
     assert doc["source"] == {
         "kind": "hub",
         "repo_id": "acme/chat",
@@ -112,7 +112,7 @@ def test_terminal_report(repos: HubServer, capsys: pytest.CaptureFixture[str]) -
     for text in (
         "Effective licences",
         "Lineage",
-        "Commercial use: ALLOWED",
+        "Commercial use: CONDITIONAL",
         "What you must do",
         "MT-LIC-003",
         "not legal advice",

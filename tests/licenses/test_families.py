@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from modeltrust.licenses.kb import LicenseEntry, default_kb
+from modeltrust.licenses.obligations import UseProfile, _entry_votes, flows_down_restrictions
 from tests.hubserver import HubServer, card
 from tests.licenses.conftest import Check, rule_ids
 
@@ -18,7 +20,7 @@ FAMILIES = [
     ("meta-llama/Llama-3.2-1B", {"license": "llama3.2"}, "llama3.2", "conditional"),
     ("meta-llama/Llama-3.3-70B-Instruct", {"license": "llama3.3"}, "llama3.3", "conditional"),
     ("meta-llama/Llama-4-Scout-17B-16E", {"license": "llama4"}, "llama4", "conditional"),
-    ("google/gemma-2-9b", {"license": "gemma"}, "gemma", "allowed"),
+    ("google/gemma-2-9b", {"license": "gemma"}, "gemma", "conditional"),
     ("google/gemma-4-e4b", {"license": "other", "license_name": "gemma4"}, "gemma4", "allowed"),
     (
         "Qwen/Qwen-7B",
@@ -62,16 +64,16 @@ FAMILIES = [
         "deepseek-ai/DeepSeek-V3",
         {"license": "other", "license_name": "deepseek"},
         "deepseek",
-        "allowed",
+        "conditional",
     ),
     ("deepseek-ai/DeepSeek-R1", {"license": "mit"}, "mit", "allowed"),
     (
         "bigscience/bloom",
         {"license": "bigscience-bloom-rail-1.0"},
         "bigscience-bloom-rail-1.0",
-        "allowed",
+        "conditional",
     ),
-    ("bigcode/starcoder", {"license": "bigcode-openrail-m"}, "bigcode-openrail-m", "allowed"),
+    ("bigcode/starcoder", {"license": "bigcode-openrail-m"}, "bigcode-openrail-m", "conditional"),
     ("tiiuae/falcon-7b", {"license": "apache-2.0"}, "apache-2.0", "allowed"),
     (
         "tiiuae/falcon-180B",
@@ -87,19 +89,19 @@ FAMILIES = [
             "license_link": "https://falconllm.tii.ae/falcon-terms-and-conditions.html",
         },
         "falcon-llm-license",
-        "allowed",
+        "conditional",
     ),
     (
         "CompVis/stable-diffusion-v1-4",
         {"license": "creativeml-openrail-m"},
         "creativeml-openrail-m",
-        "allowed",
+        "conditional",
     ),
     (
         "stabilityai/stable-diffusion-xl-base-1.0",
         {"license": "openrail++"},
         "openrail++",
-        "allowed",
+        "conditional",
     ),
     (
         "stabilityai/sdxl-turbo",
@@ -161,9 +163,13 @@ def llama(hub: HubServer) -> str:
     return "meta-llama/Llama-3.1-8B"
 
 
-def test_llama_under_the_mau_threshold_is_allowed(check: Check, llama: str) -> None:
+def test_llama_under_the_mau_threshold_is_conditional_on_its_use_policy(
+    check: Check, llama: str
+) -> None:
     report = check(llama, monthly_active_users=5_000_000)
-    assert report.verdict.commercial_use == "allowed"
+    assert report.verdict.commercial_use == "conditional"
+    assert not any("--mau" in r for r in report.verdict.reasons)
+    assert any("use restrictions" in r for r in report.verdict.reasons)
     assert "MT-LIC-011" not in rule_ids(report)
 
 
@@ -188,7 +194,8 @@ def sd3(hub: HubServer) -> str:
 
 
 def test_stability_community_revenue_threshold(check: Check, sd3: str) -> None:
-    assert check(sd3, annual_revenue_usd=400_000).verdict.commercial_use == "allowed"
+    # Under the revenue threshold: allowed only under the acceptable-use policy.
+    assert check(sd3, annual_revenue_usd=400_000).verdict.commercial_use == "conditional"
     over = check(sd3, annual_revenue_usd=2_000_000)
     assert over.verdict.commercial_use == "forbidden" and "MT-LIC-011" in rule_ids(over)
     hobby = check(sd3, commercial=False, annual_revenue_usd=2_000_000)
@@ -204,12 +211,12 @@ def test_stability_community_revenue_threshold(check: Check, sd3: str) -> None:
             True,
             "forbidden",
         ),
-        ({"architectures": ["LlamaForCausalLM"]}, True, "allowed"),
+        ({"architectures": ["LlamaForCausalLM"]}, True, "conditional"),
         (None, True, "conditional"),
         (
             {"architectures": ["MllamaForConditionalGeneration"], "vision_config": {}},
             False,
-            "allowed",
+            "conditional",
         ),
     ],
 )
@@ -269,3 +276,26 @@ def test_the_checklist_follows_the_distribution(hub: HubServer, check: Check) ->
     assert "attribution" not in internal and "use-policy" in internal
     item = next(i for i in check("acme/Llama-3.1-8B-acme").checklist if i.topic == "attribution")
     assert "Built with Llama" in item.action and item.licenses == ("llama3.1",)
+
+
+FLOW_DOWN = [
+    e for e in default_kb().entries if flows_down_restrictions(e) and not e.forbids_commercial_use
+]
+
+
+def test_the_flow_down_families_are_all_covered() -> None:
+    ids = {e.id for e in FLOW_DOWN}
+    expected = {"openrail", "openrail++", "creativeml-openrail-m", "bigscience-openrail-m"}
+    expected |= {"bigcode-openrail-m", "gemma", "llama2", "llama3", "llama3.1", "llama3.2"}
+    expected |= {"llama3.3", "llama4"}
+    assert expected <= ids
+
+
+@pytest.mark.parametrize("entry", FLOW_DOWN, ids=[e.id for e in FLOW_DOWN])
+def test_use_restrictions_that_flow_down_are_never_plainly_allowed(entry: LicenseEntry) -> None:
+    """Whatever thresholds the user satisfies, commercial use of a licence whose use
+    restrictions bind every recipient is conditional on them."""
+    lenient = UseProfile(monthly_active_users=1, annual_revenue_usd=1)
+    outcomes = {v for v, _ in _entry_votes(entry, lenient, multimodal=False)}
+    assert "conditional" in outcomes
+    assert "allowed" not in outcomes

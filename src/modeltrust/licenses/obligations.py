@@ -438,7 +438,25 @@ def _entry_votes(
             )
     if entry.commercial_use == "conditional" and use.commercial and not checked_a_condition:
         votes.append(("conditional", f"{name}: commercial use has conditions" + _notes(entry)))
+    if use.commercial and flows_down_restrictions(entry):
+        # Use-based restrictions (OpenRAIL's, an acceptable-use policy) bind every use and must
+        # be passed on to whoever gets the model: whatever thresholds were checked, commercial
+        # use is allowed only under them, never plainly.
+        votes.append(
+            (
+                "conditional",
+                f"{name}: commercial use only under its use restrictions, which you must "
+                "follow and pass on to everyone you let use the model",
+            )
+        )
     return votes
+
+
+def flows_down_restrictions(entry: LicenseEntry) -> bool:
+    """Whether the licence restricts how the model is used in a way that must flow down to
+    users and recipients (OpenRAIL use restrictions, an acceptable-use policy)."""
+    o, r = entry.obligations, entry.restrictions
+    return bool(o.include_use_restrictions or o.use_policy or r.acceptable_use)
 
 
 def _notes(entry: LicenseEntry) -> str:
