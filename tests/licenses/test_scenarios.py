@@ -106,8 +106,8 @@ def test_adapter_without_a_card_inherits_its_base(bases: HubServer, check: Check
     assert report.effective_ids == ("llama3.1",)
     node = report.lineage.nodes[1]
     assert node.relation == "adapter" and node.declared_by.startswith("adapter_config.json")
-    assert "MT-LIC-001" in rule_ids(report)  # the adapter itself declares nothing
-    assert report.verdict.commercial_use == "unknown"
+    assert "MT-LIC-001" in rule_ids(report)  # the adapter itself declares nothing (low) ...
+    assert report.verdict.commercial_use == "conditional"  # ... and is under its base's licence
 
 
 def test_apache_adapter_on_a_research_only_base(bases: HubServer, check: Check) -> None:
@@ -153,6 +153,38 @@ def test_quantized_gguf_copy_keeps_the_base_licence(
     # The headers were read with Range requests, never downloaded whole.
     gguf_requests = bases.requests_to(".gguf")
     assert gguf_requests and all("range" in r.headers for r in gguf_requests)
+
+
+@pytest.mark.parametrize("with_card", [True, False])
+def test_quantized_copy_declaring_no_licence_resolves_to_its_base(
+    bases: HubServer, check: Check, tmp_path: Path, with_card: bool
+) -> None:
+    # The usual quantizer's repo: lineage only in the card's base_model and the GGUF general.*
+    # keys, no licence of its own anywhere. Its base's licence and verdict are its own.
+    data = gguf_bytes(
+        tmp_path,
+        bases=[{"name": "Llama 3.1 8B", "repo_url": f"https://huggingface.co/{LLAMA31}"}],
+    )
+    files: dict[str, bytes | str] = {"Llama-3.1-8B-Q4_K_M.gguf": data}
+    if with_card:
+        files["README.md"] = card("# Llama 3.1 8B GGUF\n", base_model=LLAMA31)
+    bases.add_repo("quant/Llama-3.1-8B-GGUF", files)
+    report = check("quant/Llama-3.1-8B-GGUF", monthly_active_users=1)
+    assert report.effective_ids == ("llama3.1",)
+    assert [(n.repo_id, n.relation) for n in report.lineage.ancestors()] == [(LLAMA31, "quantized")]
+    assert report.verdict.commercial_use == "conditional", report.verdict.reasons
+    assert not any("no identifiable licence" in r for r in report.verdict.reasons)
+    (none,) = [f for f in report.findings if f.rule_id == "MT-LIC-001"]
+    assert none.severity is Severity.LOW and "llama3.1" in none.message
+    assert not [f for f in report.findings if f.severity >= Severity.MEDIUM]
+
+
+def test_no_licence_anywhere_in_the_lineage_stays_unknown(hub: HubServer, check: Check) -> None:
+    hub.add_repo("someone/base", {"README.md": card("# Base\n")})
+    hub.add_repo("someone/tune", {"README.md": card("# Tune\n", base_model="someone/base")})
+    report = check("someone/tune")
+    assert report.verdict.commercial_use == "unknown"
+    assert all(f.severity is Severity.HIGH for f in report.findings if f.rule_id == "MT-LIC-001")
 
 
 def test_quantized_copy_with_a_different_licence_is_a_review_lead(

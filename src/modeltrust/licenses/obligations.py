@@ -137,6 +137,31 @@ def effective_licenses(
     )
 
 
+def _inherited(
+    lineage: Lineage,
+    licenses: Mapping[str, NodeLicense],
+    node: LineageNode,
+    seen: frozenset[str] = frozenset(),
+) -> tuple[str, ...]:
+    """The licences a node that declares none inherits, when every base it names was read and
+    declares one or inherits one in turn (a quantization of a Llama model is under Llama's
+    licence); else ()."""
+    if not node.bases or node.key in seen:
+        return ()
+    by_key = {n.key: n for n in lineage.nodes}
+    ids: list[str] = []
+    for key in node.bases:
+        base = by_key.get(key)
+        found = licenses.get(key)
+        if base is None or base.status != "ok" or found is None:
+            return ()
+        own = found.ids or _inherited(lineage, licenses, base, seen | {node.key})
+        if not own:
+            return ()
+        ids.extend(i for i in own if i not in ids)
+    return tuple(ids)
+
+
 # --- findings --------------------------------------------------------------------------------
 
 
@@ -153,11 +178,19 @@ def _node_findings(
         if not found.ids:
             unknown = [e for e in found.evidence if e.license_id is None]
             said = f" (it says: {', '.join(repr(e.value) for e in unknown[:3])})" if unknown else ""
+            inherited = _inherited(lineage, licenses, node)
+            governs = (
+                f"; its bases' licences ({', '.join(inherited)}) govern it, as they govern every "
+                "fine-tune, adapter, merge or quantization. Ask the publisher to declare them"
+                if inherited
+                else ""
+            )
             out.append(
                 rules.LIC_NONE.finding(
                     loc,
                     f"{who} declares no licence that can be identified{said}: no card 'license:', "
-                    "no recognised LICENSE file, no GGUF general.license.",
+                    f"no recognised LICENSE file, no GGUF general.license{governs}.",
+                    severity=Severity.LOW if inherited else None,
                 )
             )
         for license_id in found.unknown_ids(kb):
@@ -373,7 +406,7 @@ def _outcome(
                 "depth_limit": "is beyond the depth limit",
             }[node.status]
             votes.append(("unknown", f"the lineage is incomplete: base '{node.display}' {what}"))
-        elif found is not None and not found.ids:
+        elif found is not None and not found.ids and not _inherited(lineage, licenses, node):
             votes.append(("unknown", f"{_who(node)} declares no identifiable licence"))
     for lic in effective:
         entry = lic.entry
@@ -442,13 +475,11 @@ def _entry_votes(
         # Use-based restrictions (OpenRAIL's, an acceptable-use policy) bind every use and must
         # be passed on to whoever gets the model: whatever thresholds were checked, commercial
         # use is allowed only under them, never plainly.
-        votes.append(
-            (
-                "conditional",
-                f"{name}: commercial use only under its use restrictions, which you must "
-                "follow and pass on to everyone you let use the model",
-            )
+        why = (
+            f"{name}: commercial use only under its use restrictions, which you must follow "
+            "and pass on to everyone you let use the model"
         )
+        votes.append(("conditional", why))
     return votes
 
 
