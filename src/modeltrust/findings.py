@@ -204,3 +204,13 @@ class ScanResult:
 
     def at_or_above(self, threshold: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity >= threshold)
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8 text: bytes of a file name that were not UTF-8 (kept by Python as
+    lone surrogates) become ``\\xNN`` escapes, so every report can show and store them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text

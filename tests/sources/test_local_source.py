@@ -207,3 +207,22 @@ def test_parse_repo_ref(text: str, expected: tuple[str, str | None]) -> None:
 def test_bad_targets_are_usage_errors(text: str) -> None:
     with pytest.raises(SourceError, match="neither an existing folder nor a Hub repo id"):
         parse_repo_ref(text)
+
+
+def test_undecodable_names_are_listed_escaped_and_read_by_their_real_name(tmp_path: Path) -> None:
+    (tmp_path / os.fsdecode(b"caf\xe9.bin")).write_bytes(b"real")
+    (tmp_path / "caf\\xe9.bin").write_bytes(b"decoy")  # what the first one shows as, escaped
+    source = LocalSource(tmp_path)
+    listed = [f.path for f in source.list_files()]
+    assert len(listed) == 1 and listed[0] == "caf\\xe9.bin"
+    (collision,) = source.unreadable()
+    assert collision.path == "caf\\xe9.bin" and "another file" in collision.detail
+    # Sorted, the decoy comes first; the real file is then reported (fail closed), not hidden.
+    assert source.read_bytes("caf\\xe9.bin") == b"decoy"
+
+
+def test_an_undecodable_name_alone_is_read_by_its_real_name(tmp_path: Path) -> None:
+    (tmp_path / os.fsdecode(b"caf\xe9.bin")).write_bytes(b"real")
+    source = LocalSource(tmp_path)
+    assert source.read_bytes("caf\\xe9.bin") == b"real"
+    assert source.local_path("caf\\xe9.bin").read_bytes() == b"real"

@@ -38,7 +38,7 @@ from modeltrust.auditor.result import (
     Hooks,
 )
 from modeltrust.errors import SourceError
-from modeltrust.findings import Finding, Location, ScannedFile
+from modeltrust.findings import Finding, Location, ScannedFile, printable
 from modeltrust.licenses.lineage import DEFAULT_MAX_DEPTH
 from modeltrust.policy.engine import Evidence, evaluate
 from modeltrust.policy.model import Policy, builtin_policy
@@ -220,8 +220,9 @@ class _Scan:
 
     def _local(self, root: Path, entries: Iterable[RepoFile]) -> list[_Pending]:
         pending = []
+        locate = getattr(self.source, "local_path", None)
         for e in entries:
-            local = root / e.path
+            local = locate(e.path) if locate is not None else root / e.path
             try:
                 digest = _sha256(local)
             except OSError:
@@ -336,12 +337,12 @@ class _Scan:
             return
         if self.hooks.stage is not None:
             self.hooks.stage(f"scanning {len(pending)} file(s)")
-        prefix = str(root) + os.sep
+        prefix = printable(str(root) + os.sep)  # the engine shows names escaped
         hook = self.hooks.scan_file
 
         def on_file(path: str, size: int) -> None:
             if hook is not None:
-                hook(path.removeprefix(prefix), size)
+                hook(printable(path.removeprefix(prefix)), size)
 
         result = self.engine.scan(
             [str(p.local) for p in pending],
@@ -379,9 +380,13 @@ def _rebase(f: Finding, prefix: str) -> Finding:
     loc = f.location
     return replace(
         f,
-        location=replace(loc, path=loc.path.removeprefix(prefix)),
-        message=f.message.replace(prefix, ""),
-        evidence=f.evidence.replace(prefix, "") if f.evidence else f.evidence,
+        location=replace(
+            loc,
+            path=printable(loc.path.removeprefix(prefix)),
+            members=tuple(printable(m) for m in loc.members),
+        ),
+        message=printable(f.message.replace(prefix, "")),
+        evidence=printable(f.evidence.replace(prefix, "")) if f.evidence else f.evidence,
     )
 
 

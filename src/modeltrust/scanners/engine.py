@@ -26,6 +26,7 @@ from modeltrust.findings import (
     ScanResult,
     file_result_from_record,
     file_result_record,
+    printable,
 )
 from modeltrust.scanners.interface import (
     Blob,
@@ -274,7 +275,7 @@ class Engine:
         # yields the same findings twice: keep one of each.
         findings = list(dict.fromkeys(findings))
         return ScanResult(
-            targets=tuple(os.fspath(t) for t in targets),
+            targets=tuple(printable(os.fspath(t)) for t in targets),
             files=tuple(files),
             findings=tuple(findings),
             duration_s=time.perf_counter() - started,
@@ -321,31 +322,32 @@ class Engine:
     ) -> Iterator[_Target]:
         for target in targets:
             root = Path(target)
+            shown = printable(os.fspath(target))  # names that are not UTF-8 are shown escaped
             try:
                 st = root.stat()
             except OSError as e:
                 raise TargetError(
-                    f"Cannot scan '{target}': {e.strerror or e}. Check the path and try again."
+                    f"Cannot scan '{shown}': {e.strerror or e}. Check the path and try again."
                 ) from None
             if stat.S_ISREG(st.st_mode):
                 if root.is_symlink():
                     real = root.resolve()
                     findings.append(
                         rules.GEN_LINK.finding(
-                            Location(os.fspath(target)),
-                            f"'{target}' is a link to '{real}'; the file it points to was "
+                            Location(shown),
+                            f"'{shown}' is a link to '{printable(str(real))}'; the file it points to was "
                             "scanned, as a loader would read it.",
-                            evidence=os.fspath(real),
+                            evidence=printable(os.fspath(real)),
                         )
                     )
-                yield _Target(root, os.fspath(target), st.st_size)
+                yield _Target(root, shown, st.st_size)
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 kind = special_kind(st.st_mode)
                 findings.append(
                     rules.GEN_SPECIAL_FILE.finding(
-                        Location(os.fspath(target)),
-                        f"'{target}' is {kind}, not a regular file or folder; it was not read.",
+                        Location(shown),
+                        f"'{shown}' is {kind}, not a regular file or folder; it was not read.",
                         evidence=kind,
                     )
                 )
@@ -357,16 +359,16 @@ class Engine:
         """The files a loader could read under ``root``: links are followed (the Hub cache is
         made of them), each file is scanned once, and what cannot be read is a finding."""
         for entry in walk(root, skip=SKIPPED_DIRS):
-            display = os.fspath(entry.path)
+            display = printable(os.fspath(entry.path))
             loc = Location(display)
             if entry.kind is Kind.FILE:
                 if entry.link is not None:
                     findings.append(
                         rules.GEN_LINK.finding(
                             loc,
-                            f"'{display}' is a link to '{entry.link}'; the file it points to "
+                            f"'{display}' is a link to '{printable(os.fspath(entry.link))}'; the file it points to "
                             "was scanned, as a loader would read it.",
-                            evidence=os.fspath(entry.link),
+                            evidence=printable(os.fspath(entry.link)),
                         )
                     )
                 yield _Target(entry.path, display, entry.size)
@@ -374,9 +376,9 @@ class Engine:
                 findings.append(
                     rules.GEN_SAME_FILE.finding(
                         loc,
-                        f"'{display}' leads to the same content as '{entry.detail}', which is "
+                        f"'{display}' leads to the same content as '{printable(entry.detail)}', which is "
                         "scanned under that name; it was scanned once.",
-                        evidence=entry.detail,
+                        evidence=printable(entry.detail),
                     )
                 )
             elif entry.kind is Kind.SPECIAL:
@@ -391,7 +393,9 @@ class Engine:
             else:
                 findings.append(
                     rules.GEN_UNREADABLE.finding(
-                        loc, f"'{display}' was not scanned: {entry.detail}.", evidence=entry.detail
+                        loc,
+                        f"'{display}' was not scanned: {printable(entry.detail)}.",
+                        evidence=printable(entry.detail),
                     )
                 )
 

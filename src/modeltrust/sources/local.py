@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from modeltrust.errors import MissingFileError, SourceError
+from modeltrust.findings import printable
 from modeltrust.sources.interface import RepoFile, Source, Unreadable, is_repo_id
 from modeltrust.sources.walk import Kind, walk
 
@@ -59,6 +60,7 @@ class LocalSource(Source):
         self.search_paths = search_paths
         self.every_file = every_file
         self.nearby = nearby
+        self._real_names: dict[str, str] = {}
 
     @property
     def identity(self) -> str:
@@ -77,10 +79,20 @@ class LocalSource(Source):
         skipped = frozenset() if self.every_file else SKIPPED_DIRS
         cap = None if self.every_file else MAX_FILES
         for entry in walk(self.root, skip=skipped):
-            rel = entry.path.relative_to(self.root).as_posix()
+            raw = entry.path.relative_to(self.root).as_posix()
+            # A name that is not UTF-8 is listed escaped (every report can show it) and read
+            # under its real name; one that would collide with another once escaped is not
+            # listed but reported, so no file hides behind another's name.
+            rel = printable(raw)
+            if rel in self._real_names:
+                problems.append(
+                    Unreadable(rel, False, "its name, escaped, is the name of another file")
+                )
+                continue
             if entry.kind in (Kind.FILE, Kind.SAME):
                 if entry.kind is Kind.SAME and not entry.path.is_file():
                     continue  # a folder already walked under another name
+                self._real_names[rel] = raw
                 found[rel] = RepoFile(rel, entry.size)
                 if cap is not None and len(found) >= cap:
                     break
@@ -107,10 +119,14 @@ class LocalSource(Source):
         except KeyError:
             raise MissingFileError(f"'{path}' is not in the folder '{self.ref}'.") from None
 
-    def read_range(self, path: str, start: int, length: int) -> bytes:
+    def local_path(self, path: str) -> Path:
+        """Where the listed file ``path`` is on disk (its real name, if it was escaped)."""
         self.file(path)  # only listed files: no '..' or absolute paths
+        return self.root / self._real_names.get(path, path)
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
         try:
-            with (self.root / path).open("rb") as f:
+            with self.local_path(path).open("rb") as f:
                 f.seek(max(0, start))
                 return f.read(max(0, length))
         except OSError as e:
