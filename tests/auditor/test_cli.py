@@ -111,3 +111,13 @@ def test_cache_is_used_by_default_and_can_be_disabled(
     assert any(cache_dir.iterdir())
     assert main(["audit", str(folder), "--no-cache", "--no-progress", "-j", "1", "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["cache"]["enabled"] is False
+
+
+def test_terminal_groups_alike_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write(tmp_path / "model", clean_files())
+    for i in range(6):
+        (folder / f"blob-{i}.bin").write_bytes(b"not a model at all")
+    assert main(["audit", str(folder), "--no-progress", "-j", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(6 findings)" in out and "and 3 more" in out
+    assert "blob-5.bin" not in out

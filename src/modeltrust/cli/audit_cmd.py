@@ -5,15 +5,17 @@ Exit codes: 0 when the verdict is pass or warn, 1 when it is fail, 2 when the au
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
 import click
 
-from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output, command_started
 from modeltrust.cli._options import (
     debug_option,
     fairness_column_options,
@@ -149,6 +151,8 @@ def audit(
     finally:
         if result_cache is not None:
             result_cache.close()
+    # The time the user waited, start-up included.
+    result = replace(result, duration_s=time.perf_counter() - command_started())
     if html_path is not None:
         from modeltrust.report.html import render_audit_html
 
@@ -270,6 +274,8 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from modeltrust.report.interface import GROUP_EXAMPLES, grouped, more
+
     verdict = result.verdict
     pinned = f" @ {result.revision}" if result.revision else ""
     console.print(f"[bold]modeltrust audit[/] {escape(result.target)}{escape(pinned)}")
@@ -292,12 +298,25 @@ def render_terminal(result: AuditResult, console: Console) -> None:
         table.add_column("Rule", no_wrap=True)
         table.add_column("Where and what", overflow="fold", ratio=1)
         order = {"fail": 0, "warn": 1, "waived": 2}
-        for d in sorted(shown, key=lambda d: (order[d.outcome], -d.finding.severity)):
-            f = d.finding
+        ordered = sorted(shown, key=lambda d: (order[d.outcome], -d.finding.severity))
+        alike = lambda d: (d.outcome, d.finding.severity, d.finding.rule_id)  # noqa: E731
+        for group in grouped(ordered, key=alike):
+            d, f = group[0], group[0].finding
+            if len(group) == 1:
+                what = f"[bold]{escape(str(f.location))}[/]\n{escape(f.message)}"
+            else:  # alike findings in many files: one row, a count and a few examples
+                examples = [escape(str(g.finding.location)) for g in group[:GROUP_EXAMPLES]]
+                what = (
+                    f"[bold]{escape(f.title)} ({len(group):,} findings)[/]\n"
+                    + "\n".join(examples)
+                    + (f"\n{more(len(examples), len(group))}" if len(group) > len(examples) else "")
+                    + f"\ne.g. {escape(f.message)}\n[dim]Every one is in the JSON and HTML "
+                    "reports.[/]"
+                )
             table.add_row(
                 f"[{_OUTCOME_STYLE[d.outcome]}]{d.outcome}[/]\n[dim]{f.severity.label}[/]",
                 f"{f.rule_id}\n[dim]{d.area}[/]",
-                f"[bold]{escape(str(f.location))}[/]\n{escape(f.message)}",
+                what,
             )
         console.print(table)
     quiet = sum(d.outcome == "pass" for d in result.evaluation.decisions)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import assert_never
 
 import click
 
-from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output, command_started
 from modeltrust.cli._options import (
     debug_option,
     fail_on_option,
@@ -83,6 +85,8 @@ def scan(
     )
     engine = Engine(limits=limits, jobs=jobs)
     result = _run(engine, list(paths), sha256=sha256, progress=progress)
+    # The time the user waited, start-up and loading the scanners included.
+    result = replace(result, duration_s=time.perf_counter() - command_started())
     match OutputFormat(output_format):
         case OutputFormat.TERMINAL:
             from modeltrust.report.terminal import render_terminal

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from modeltrust.findings import ScanResult, Severity
-from modeltrust.report.interface import human_size
+from modeltrust.report.interface import GROUP_EXAMPLES, grouped, human_size, more
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -27,12 +27,22 @@ def _findings_table(result: ScanResult) -> Table:
     table.add_column("Where", overflow="fold", ratio=2)
     table.add_column("What", overflow="fold", ratio=4)
     ordered = sorted(result.findings, key=lambda f: (-f.severity, f.location.display_path))
-    for f in ordered:
+    for group in grouped(ordered, key=lambda f: (f.severity, f.rule_id)):
+        f = group[0]
+        if len(group) == 1:
+            where, what = escape(str(f.location)), Text.assemble((f.title, "bold"), "\n", f.message)
+        else:
+            # 10,000 unknown .bin files are one row, not 10,000: a count and a few examples.
+            examples = [escape(str(g.location)) for g in group[:GROUP_EXAMPLES]]
+            where = "\n".join([*examples, more(len(examples), len(group))]).rstrip()
+            what = Text.assemble(
+                (f"{f.title} ({len(group):,} findings)", "bold"),
+                "\n",
+                f"e.g. {f.message}",
+                ("\nEvery one is listed by -f json and -f sarif.", "dim"),
+            )
         table.add_row(
-            Text(f.severity.label.upper(), style=STYLE[f.severity]),
-            f.rule_id,
-            escape(str(f.location)),
-            Text.assemble((f.title, "bold"), "\n", f.message),
+            Text(f.severity.label.upper(), style=STYLE[f.severity]), f.rule_id, where, what
         )
     return table
 
