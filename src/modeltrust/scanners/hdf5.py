@@ -30,6 +30,8 @@ from typing import Any
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
 from modeltrust.scanners import sniff
+from modeltrust.scanners.hdf5_format import Malformed, Structure
+from modeltrust.scanners.hdf5_format import check as check_structure
 from modeltrust.scanners.interface import (
     Blob,
     BytesBlob,
@@ -55,8 +57,19 @@ MAX_GROUP_DEPTH = 256
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
 """What h5py raises on a broken file (it maps HDF5's error stack onto these)."""
 HDF5_TIMEOUT = 60.0
-"""Seconds the HDF5 library gets to read one file's structure before it is stopped (walking
+"""Most seconds the HDF5 library gets to read one file's structure before it is stopped (walking
 100,000 objects, the default member limit, takes about 20 s)."""
+BASE_TIMEOUT = 5.0
+"""Seconds for any file that passed the structure check, plus :data:`PER_OBJECT` per object
+it counted; a group in dense storage (members not counted) adds :data:`PER_DENSE_GROUP`."""
+PER_OBJECT = 0.0005
+PER_DENSE_GROUP = 5.0
+
+
+def time_limit(structure: Structure) -> float:
+    """How long h5py may take on a file, from what the pure-Python check counted in it."""
+    budget = BASE_TIMEOUT + structure.objects * PER_OBJECT
+    return min(HDF5_TIMEOUT, budget + structure.dense_groups * PER_DENSE_GROUP)
 
 
 def _text(value: object) -> str | None:
@@ -383,6 +396,21 @@ class Hdf5Scanner(Scanner):
             )
             return True
         try:
+            with blob.open() as f:
+                size = f.seek(0, os.SEEK_END) if blob.size is None else blob.size
+                structure = check_structure(f, offset, size, max_objects=ctx.limits.max_members)
+        except Malformed as e:
+            ctx.report(
+                rules.KERAS_MALFORMED.finding(
+                    loc,
+                    f"The HDF5 structure of '{loc.display_path}' is malformed: {e}. It was not "
+                    "given to the HDF5 library, which can hang or crash on such a file, so it was "
+                    "not analysed. Do not open it with h5py or Keras.",
+                    evidence=str(e),
+                )
+            )
+            return True
+        try:
             import h5py
         except ImportError:
             ctx.report(
@@ -395,7 +423,8 @@ class Hdf5Scanner(Scanner):
             return True
         try:
             if self.isolate:
-                result = _in_child(lambda: _read_file(h5py, blob, ctx.limits), HDF5_TIMEOUT)
+                limit = time_limit(structure)
+                result = _in_child(lambda: _read_file(h5py, blob, ctx.limits), limit)
             else:
                 result = _read_file(h5py, blob, ctx.limits)
         except _ChildFailed as e:
