@@ -165,6 +165,16 @@ def fairlearn_job(data: str, out: str, minimal: bool) -> None:
 
 
 # --- measuring --------------------------------------------------------------------------------
+def compile_package() -> None:
+    """Byte-compile modeltrust as ``pip install`` does for a wheel: this checkout's package is
+    installed editable, and where PYTHONDONTWRITEBYTECODE is set every run would otherwise
+    compile its modules again (about 50 ms of start-up no installed copy pays). numpy, polars
+    and Fairlearn were compiled when pip installed them."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "src" / "modeltrust", quiet=1)
+
+
 def _env() -> dict[str, str]:
     return {"POLARS_MAX_THREADS": "2", "OMP_NUM_THREADS": "2", "MODELTRUST_PROGRESS": "0"}
 
@@ -268,8 +278,10 @@ def report(res: dict[str, Any], path: Path) -> str:
         "",
         "`modeltrust fairness` against Fairlearn's `MetricFrame` on synthetic predictions with 15",
         "intersectional groups (race: 5 values x sex: 3 values, as text), produced by",
-        "`benchmarks/bench_fairness.py`. Wall time includes interpreter start-up; peak RSS is",
-        "`ru_maxrss` from `wait4`. The machine is shared with other work, so the figures were",
+        "`benchmarks/bench_fairness.py`. Wall time includes interpreter start-up (every package",
+        "byte-compiled, as `pip install` leaves it); peak RSS is `ru_maxrss` from `wait4`. The",
+        "speed goal is judged against the faster Fairlearn script. The machine is shared with",
+        "other work, so the figures were",
         "taken under load and vary by a few tens of percent between runs.",
         "",
         "## Results",
@@ -304,9 +316,10 @@ def report(res: dict[str, Any], path: Path) -> str:
         "| goal | measured | |",
         "|---|---|---|",
         (
-            f"| >= {SPEED_GOAL:.0f}x faster than Fairlearn, 1M rows, same metrics, start-up included "
-            f"| {goals['speedup_same']:.1f}x ({goals['speedup_min']:.1f}x against the minimal 3-metric "
-            f"MetricFrame) | {yes[goals['speed_met']]} |"
+            f"| >= {SPEED_GOAL:.0f}x faster than the faster Fairlearn script (the minimal 3-metric "
+            "MetricFrame that yields the six disparities), 1M rows x 15 groups, start-up included "
+            f"| {goals['speedup_min']:.1f}x ({goals['speedup_same']:.1f}x against the MetricFrame "
+            f"with the same 12 metrics) | {yes[goals['speed_met']]} |"
         ),
         (
             f"| 10M rows in under {TIME_GOAL_S:.0f} s on 2 cores | {large['ours']['median_s']:.2f} s "
@@ -367,6 +380,7 @@ def main() -> None:
         fairlearn_job(*args.fairlearn_job, minimal=args.minimal)
         return
     small_rows, large_rows = (200_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
+    compile_package()
     res: dict[str, Any] = {"machine": machine()}
     res["fairlearn_version"] = res["machine"]["versions"].split("fairlearn ")[1].split(",")[0]
     res["baseline_mb"] = baseline_mb()
@@ -406,7 +420,8 @@ def main() -> None:
         "memory_ratio": extra / large["input_mb"],
         "total_ratio": large["ours"]["peak_mb"] / large["input_mb"],
     }
-    res["goals"]["speed_met"] = res["goals"]["speedup_same"] >= SPEED_GOAL
+    # Judged against the faster of the two Fairlearn scripts.
+    res["goals"]["speed_met"] = res["goals"]["speedup_min"] >= SPEED_GOAL
     res["goals"]["time_met"] = large["ours"]["median_s"] < TIME_GOAL_S
     res["goals"]["memory_met"] = res["goals"]["memory_ratio"] < MEMORY_GOAL
     (WORK / "results.json").write_text(json.dumps(res, indent=1))
