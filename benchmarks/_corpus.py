@@ -298,7 +298,10 @@ def _small_module(i: int) -> object:
             )
         case 2:
             return nn.ModuleDict(
-                {"embed": nn.Embedding(500 + 10 * i, 64), "rnn": nn.GRU(64, width, batch_first=True)}
+                {
+                    "embed": nn.Embedding(500 + 10 * i, 64),
+                    "rnn": nn.GRU(64, width, batch_first=True),
+                }
             )
         case _:
             return nn.TransformerEncoderLayer(64, 4, width * 2, batch_first=True)
@@ -348,7 +351,9 @@ def _mixed_small(folder: Path, count: int, seed: int) -> None:
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10)
             state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": i}
             torch.save(
-                state, stem.with_suffix(".pt"), _use_new_zipfile_serialization=kind == "optimizer-zip"
+                state,
+                stem.with_suffix(".pt"),
+                _use_new_zipfile_serialization=kind == "optimizer-zip",
             )
         elif kind == "npy":
             shape = (64 + i, 32) if i % 2 else (16, 16, 8 + i % 5)
@@ -375,9 +380,9 @@ def _mixed_small(folder: Path, count: int, seed: int) -> None:
                 case 1:
                     est = make_pipeline(StandardScaler(), PCA(4), LogisticRegression()).fit(x, y)
                 case 2:
-                    est = RandomForestClassifier(
-                        n_estimators=5, max_depth=4, random_state=i
-                    ).fit(x, y)
+                    est = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=i).fit(
+                        x, y
+                    )
                 case _:
                     est = StandardScaler().fit(x)
             joblib.dump(est, stem.with_suffix(".joblib"), compress=3 if i % 3 == 0 else 0)
