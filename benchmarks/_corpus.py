@@ -5,8 +5,10 @@ Nothing here is ever loaded back: the files are only written, then handed to the
 Two sets:
 
 * the performance corpus (~1.5 GiB): three ``torch.save`` zip state dicts, one legacy
-  ``torch.save``, one large numpy pickle, two safetensors shards with their index, and 200 small
-  training checkpoints;
+  ``torch.save``, one large numpy pickle, four safetensors shards with their index, 200 small
+  training checkpoints, and 200 small files of mixed kinds (state dicts and optimizer states in
+  both torch formats, ``.npy``/``.npz`` with and without pickled object arrays, sklearn via
+  joblib, safetensors);
 * a handful of small real files for the false-alarm count (state dicts, a whole module, sklearn via
   joblib, a pandas DataFrame, ``.npy``/``.npz``).
 
@@ -38,7 +40,9 @@ class CorpusSpec:
     numpy_target: int
     safetensors_target: int
     small_count: int
-    version: int = 4  # bump when the layout changes
+    mixed_count: int = 0
+    safetensors_shards: int = 2
+    version: int = 5  # bump when the layout changes
 
     @classmethod
     def full(cls) -> CorpusSpec:
@@ -48,6 +52,8 @@ class CorpusSpec:
             numpy_target=200 * MB,
             safetensors_target=270 * MB,
             small_count=200,
+            mixed_count=200,
+            safetensors_shards=4,
         )
 
     @classmethod
@@ -58,6 +64,8 @@ class CorpusSpec:
             numpy_target=20 * MB,
             safetensors_target=30 * MB,
             small_count=20,
+            mixed_count=40,
+            safetensors_shards=4,
         )
 
 
@@ -196,7 +204,7 @@ def _write_safetensors(path: Path, tensors: list[tuple[str, str, tuple[int, ...]
     return offset
 
 
-def _safetensors_shards(folder: Path, target: int, seed: int) -> None:
+def _safetensors_shards(folder: Path, target: int, seed: int, count: int = 2) -> None:
     d = 1024 if target >= 200 * MB else 512
     vocab = min(8192, max(256, int(0.1 * target / (d * 4)) // 64 * 64))
     tensors: list[tuple[str, str, tuple[int, ...]]] = [
@@ -221,8 +229,8 @@ def _safetensors_shards(folder: Path, target: int, seed: int) -> None:
             size += 4 * math.prod(shape)
         i += 1
     tensors += [("model.norm.weight", "float32", (d,)), ("lm_head.weight", "float16", (vocab, d))]
-    half = len(tensors) // 2
-    shards = [tensors[:half], tensors[half:]]
+    per = -(-len(tensors) // count)
+    shards = [tensors[k : k + per] for k in range(0, len(tensors), per)]
     weight_map: dict[str, str] = {}
     total = 0
     for k, shard in enumerate(shards, start=1):
@@ -261,6 +269,134 @@ def _small_checkpoints(folder: Path, count: int, seed: int) -> None:
         torch.save(ckpt, folder / f"epoch_{i:03d}.pt")
 
 
+MIXED_KINDS = (
+    "torch-zip",
+    "torch-legacy",
+    "optimizer-zip",
+    "optimizer-legacy",
+    "npy",
+    "npy-object",
+    "npz",
+    "npz-object",
+    "joblib",
+    "safetensors",
+)
+"""What ``_mixed_small`` writes, in turn: file ``i`` is of kind ``MIXED_KINDS[i % 10]``."""
+
+
+def _small_module(i: int) -> object:
+    """One of a few small real architectures, shaped by ``i``."""
+    from torch import nn
+
+    width = 32 + (i % 7) * 24
+    match i % 4:
+        case 0:
+            return nn.Sequential(nn.Linear(48, width), nn.ReLU(), nn.Linear(width, 10))
+        case 1:
+            return nn.Sequential(
+                nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, width, 3)
+            )
+        case 2:
+            return nn.ModuleDict(
+                {
+                    "embed": nn.Embedding(500 + 10 * i, 64),
+                    "rnn": nn.GRU(64, width, batch_first=True),
+                }
+            )
+        case _:
+            return nn.TransformerEncoderLayer(64, 4, width * 2, batch_first=True)
+
+
+def _mixed_small(folder: Path, count: int, seed: int) -> None:
+    """Many small files of the kinds a model folder or a training run holds, each written by the
+    library that makes them: ``torch.save`` state dicts and optimizer states in both the zip and
+    the legacy format, ``.npy``/``.npz`` (plain and with benign pickled object arrays, as numpy
+    writes them), sklearn estimators through joblib (some compressed), and small safetensors."""
+    import joblib
+    import numpy as np
+    import torch
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((200, 12))
+    y = (x[:, 0] - x[:, 3] > 0).astype(int)
+    for i in range(count):
+        kind = MIXED_KINDS[i % len(MIXED_KINDS)]
+        stem = folder / f"{i:03d}-{kind}"
+        if kind in ("torch-zip", "torch-legacy"):
+            module = _small_module(i)
+            if i % 3 == 0:
+                module = module.half()
+            suffix = (".pt", ".pth", ".bin", ".ckpt")[i % 4]
+            torch.save(
+                module.state_dict(),
+                stem.with_suffix(suffix),
+                _use_new_zipfile_serialization=kind == "torch-zip",
+            )
+        elif kind in ("optimizer-zip", "optimizer-legacy"):
+            module = _small_module(i)
+            opt = (
+                torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9)
+                if i % 2
+                else torch.optim.Adam(module.parameters(), lr=1e-3)
+            )
+            for p in module.parameters():
+                p.grad = torch.randn_like(p)
+            opt.step()
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10)
+            state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": i}
+            torch.save(
+                state,
+                stem.with_suffix(".pt"),
+                _use_new_zipfile_serialization=kind == "optimizer-zip",
+            )
+        elif kind == "npy":
+            shape = (64 + i, 32) if i % 2 else (16, 16, 8 + i % 5)
+            dtype = (np.float32, np.float64, np.int32, np.float16)[i % 4]
+            np.save(stem.with_suffix(".npy"), rng.standard_normal(shape).astype(dtype))
+        elif kind == "npy-object":
+            objs = np.empty(20 + i % 9, dtype=object)
+            for k in range(len(objs)):
+                objs[k] = {"id": k, "label": f"class-{k % 5}", "box": [k, k + 1, 2 * k, 3.5]}
+            np.save(stem.with_suffix(".npy"), objs, allow_pickle=True)
+        elif kind == "npz":
+            arrays = {f"w{k}": rng.standard_normal((32, 16 + k)) for k in range(2 + i % 4)}
+            save = np.savez_compressed if i % 2 else np.savez
+            save(stem.with_suffix(".npz"), ids=np.arange(100, dtype=np.int64), **arrays)
+        elif kind == "npz-object":
+            tokens = np.array([f"tok{k}" for k in range(50)], dtype=object)
+            ragged = np.empty(3, dtype=object)
+            ragged[:] = [np.arange(3), np.arange(5.0), [1, "a"]]
+            np.savez(stem.with_suffix(".npz"), tokens=tokens, ragged=ragged, w=rng.random((8, 8)))
+        elif kind == "joblib":
+            match i % 4:
+                case 0:
+                    est: object = LogisticRegression(max_iter=200).fit(x, y)
+                case 1:
+                    est = make_pipeline(StandardScaler(), PCA(4), LogisticRegression()).fit(x, y)
+                case 2:
+                    est = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=i).fit(
+                        x, y
+                    )
+                case _:
+                    est = StandardScaler().fit(x)
+            joblib.dump(est, stem.with_suffix(".joblib"), compress=3 if i % 3 == 0 else 0)
+        else:
+            d = 64 + 16 * (i % 4)
+            tensors = [
+                ("embed.weight", "float32", (1000, d)),
+                ("layer.weight", "float16", (d, d)),
+                ("layer.bias", "float32", (d,)),
+                ("positions", "int64", (1, 256)),
+            ]
+            _write_safetensors(stem.with_suffix(".safetensors"), tensors, seed + i)
+
+
 def build_perf_corpus(root: Path, spec: CorpusSpec, log=print) -> Path:
     """Build (or reuse) the performance corpus under ``root``; returns ``root``."""
     payload = {"spec": asdict(spec)}
@@ -295,10 +431,16 @@ def build_perf_corpus(root: Path, spec: CorpusSpec, log=print) -> Path:
     _numpy_pickle(root / "numpy" / "features.pkl", spec.numpy_target, seed=12)
     log(f"corpus: safetensors shards (~{spec.safetensors_target // MB} MB)")
     (root / "sharded").mkdir()
-    _safetensors_shards(root / "sharded", spec.safetensors_target, seed=13)
+    _safetensors_shards(
+        root / "sharded", spec.safetensors_target, seed=13, count=spec.safetensors_shards
+    )
     log(f"corpus: {spec.small_count} small checkpoints")
     (root / "runs").mkdir()
     _small_checkpoints(root / "runs", spec.small_count, seed=14)
+    if spec.mixed_count:
+        log(f"corpus: {spec.mixed_count} small mixed files (torch, numpy, sklearn, safetensors)")
+        (root / "mixed").mkdir()
+        _mixed_small(root / "mixed", spec.mixed_count, seed=15)
     _write_marker(root, payload)
     return root
 

@@ -37,8 +37,11 @@ KINDS = {
     "encoder-bf16": "`torch.save` zip state dict, bf16 transformer",
     "legacy": "legacy `torch.save` (`_use_new_zipfile_serialization=False`), conv net",
     "numpy": "numpy pickle, protocol 4, dict of float32 1024x1280 arrays",
-    "sharded": "safetensors, 2 shards + `model.safetensors.index.json` + `config.json`",
+    "sharded": "safetensors shards + `model.safetensors.index.json` + `config.json`",
     "runs": "small `torch.save` zip training checkpoints (model + AdamW state + scalars)",
+    "mixed": "small files in turn: `torch.save` state dicts and optimizer + scheduler states "
+    "(zip and legacy), `.npy` (plain and benign object arrays), `.npz` (plain, compressed, "
+    "object arrays), sklearn estimators via joblib (some compressed), safetensors",
 }
 
 

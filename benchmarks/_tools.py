@@ -377,7 +377,14 @@ def make_tools(work: Path, repo: Path) -> list[Tool]:
     audit = ModelAudit("ModelAudit", "modelaudit", venvs / "modelaudit", env=audit_env)
     return [
         ModelTrust("modeltrust", "modeltrust", None),
-        Picklescan("picklescan", "picklescan", venvs / "picklescan"),
+        Picklescan(
+            "picklescan",
+            "picklescan",
+            venvs / "picklescan",
+            # 1.0.5 imports numpy to read the arrays of an .npz but does not declare it; without
+            # it the first .npz ends the whole folder scan with a traceback (exit 2).
+            extra_packages=("numpy",),
+        ),
         Modelscan("modelscan", "modelscan", venvs / "modelscan"),
         Fickling(
             "fickling",
