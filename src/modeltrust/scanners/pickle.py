@@ -10,9 +10,10 @@ from __future__ import annotations
 import struct
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 
 from modeltrust import rules
-from modeltrust.findings import Location, Severity
+from modeltrust.findings import Finding, Location, Severity
 from modeltrust.scanners import pickle_policy, sniff
 from modeltrust.scanners.interface import (
     Blob,
@@ -22,13 +23,16 @@ from modeltrust.scanners.interface import (
     Scanner,
     window_of,
 )
-from modeltrust.scanners.pickle_policy import Category
+from modeltrust.scanners.pickle_policy import Category, Rebuild
 from modeltrust.scanners.pickle_vm import (
     Call,
+    Embedded,
     Global,
+    PDict,
     PickleError,
     PickleMachine,
     Reader,
+    Ref,
     StreamAnalysis,
 )
 from modeltrust.scanners.sniff import OPCODE_BYTES
@@ -154,13 +158,17 @@ def _imports_joblib(a: StreamAnalysis) -> bool:
 
 def report_stream(analysis: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
     for a in analysis.walk():
-        _report_imports(a, blob.location, ctx)
+        payloads = _scan_embedded(a, blob, ctx)
+        storages = _tensor_storages(a, payloads)
+        _report_imports(a, blob.location, ctx, _plain_rebuilds(a) | storages.keys())
         _report_anomalies(a, blob.location, ctx)
         _report_failure(a, blob.location, ctx)
-        _scan_embedded(a, blob, ctx)
+        _report_payloads(payloads, storages, blob, ctx)
 
 
-def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
+def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext, benign: set[int]) -> None:
+    """Findings for what the stream imports; ``benign``: ids of imports that every use in the
+    stream showed to be harmless (plain data classes, tensor storages of clean bytes)."""
     called = {id(c.func) for c in a.calls if isinstance(c.func, Global)}
     by_global: dict[Global, list[int]] = defaultdict(list)
     for i, event in enumerate(a.imports):
@@ -170,6 +178,8 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
     libraries: dict[str, list[Global]] = defaultdict(list)
     first_library: dict[str, int] = {}
     for glob, indexes in by_global.items():
+        if all(id(a.imports[i].glob) in benign for i in indexes):
+            continue
         verdict = _classify(glob, ctx.pickle_dialect)
         if verdict.category is Category.SAFE:
             continue
@@ -203,6 +213,87 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
                 evidence=names,
             )
         )
+
+
+_PLAIN_VALUES = (str, int, float, bool, bytes)
+
+
+def _plain_state(state: object) -> bool:
+    """A state BUILD writes straight into ``__dict__`` (and slots): field names to values."""
+    if isinstance(state, tuple) and len(state) == 2:
+        return all(s is None or _plain_state(s) for s in state)
+    return state is None or (
+        isinstance(state, PDict) and all(type(k) is str for k, _ in state.items)
+    )
+
+
+def _plain_rebuild(call: Call) -> tuple[Global, bool] | None:
+    """The plain data class ``call`` rebuilds, and whether it does so the plain way (without
+    running any of the class's code); None if it rebuilds no such class."""
+    func, args = call.func, call.args
+    if not isinstance(func, Global):
+        return None
+    plain = pickle_policy.plain_classes()
+    if func.qualified == "copyreg.__newobj__" or func.qualified == "copyreg._reconstructor":
+        if not isinstance(args, tuple) or not args or not isinstance(args[0], Global):
+            return None
+        cls = args[0]
+        if plain.get(str(cls)) is not Rebuild.OBJECT:
+            return None
+        if func.name == "__newobj__":
+            return cls, len(args) == 1 and _plain_state(call.state)
+        base = args[1] if len(args) == 3 else None
+        return cls, (
+            isinstance(base, Global)
+            and base.qualified == "builtins.object"
+            and args[2] is None
+            and _plain_state(call.state)
+        )
+    kind = plain.get(str(func))
+    if kind is Rebuild.OBJECT:
+        return func, call.opcode == "NEWOBJ" and args == () and _plain_state(call.state)
+    if kind is Rebuild.ENUM:
+        value = args[0] if isinstance(args, tuple) and len(args) == 1 else args
+        return func, (
+            call.opcode == "REDUCE"
+            and isinstance(args, tuple)
+            and len(args) == 1
+            and (value is None or type(value) in _PLAIN_VALUES)
+            and call.state is None
+        )
+    return None
+
+
+@cache
+def _plain_names() -> frozenset[str]:
+    """The last part of every name that can start a plain rebuild."""
+    names = {key.rpartition(":")[2] for key in pickle_policy.plain_classes()}
+    return frozenset(names | {"__newobj__", "_reconstructor"})
+
+
+def _plain_rebuilds(a: StreamAnalysis) -> set[int]:
+    """Ids of imported plain data classes that every use in the stream rebuilds the plain way:
+    each time the class was put on the stack it went into such a rebuild, and nowhere else."""
+    plain_uses: dict[int, int] = {}
+    spoiled: set[int] = set()
+    names = _plain_names()
+    for event in a.calls:
+        func = event.func
+        if event.call is None or not isinstance(func, Global) or func.name not in names:
+            continue  # the common case (a tensor rebuild) stops at this test
+        found = _plain_rebuild(event.call)
+        if found is None:
+            continue
+        cls, plain = found
+        if plain:
+            plain_uses[id(cls)] = plain_uses.get(id(cls), 0) + 1
+        else:
+            spoiled.add(id(cls))
+    return {
+        key
+        for key, uses in plain_uses.items()
+        if key not in spoiled and uses >= a.global_pushes.get(key, 1)
+    }
 
 
 _TORCHSCRIPT_HELPERS = frozenset(
@@ -296,7 +387,25 @@ def _report_failure(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
         )
 
 
-def _scan_embedded(a: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
+class _Payload:
+    """An embedded pickle or archive, what it holds and what scanning it found."""
+
+    __slots__ = ("emb", "findings", "what")
+
+    def __init__(self, emb: Embedded, what: str, findings: list[Finding]) -> None:
+        self.emb = emb
+        self.what = what
+        self.findings = findings
+
+    @property
+    def clean(self) -> bool:
+        return not any(f.severity >= Severity.LOW for f in self.findings)
+
+
+def _scan_embedded(a: StreamAnalysis, blob: Blob, ctx: ScanContext) -> list[_Payload]:
+    """Scan each embedded pickle or archive of the stream; reporting waits for the caller,
+    which knows what consumes each one."""
+    payloads: list[_Payload] = []
     for emb in a.embedded:
         if ctx.depth >= ctx.limits.max_depth:
             ctx.report(
@@ -306,7 +415,7 @@ def _scan_embedded(a: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
                     "deep and was not analysed.",
                 )
             )
-            return
+            break
         where = f"@{emb.offset}" if emb.offset >= 0 else ""
         loc = blob.location.inner(f"<embedded pickle{where}, {emb.encoding}>")
         inner: Blob | None
@@ -330,15 +439,79 @@ def _scan_embedded(a: StreamAnalysis, blob: Blob, ctx: ScanContext) -> None:
         else:
             found, what = scan_pickle_blob(inner, nested, strict=True), "a pickle stream"
         if found:
-            ctx.report(
-                rules.PKL_EMBEDDED.finding(
-                    blob.location.at(emb.offset if emb.offset >= 0 else None),
-                    f"A {emb.length}-byte {emb.encoding} string holds {what}; a loader such as "
-                    "pickle.loads or torch.load would read it. Its own findings follow.",
-                    evidence=f"{emb.encoding} string of {emb.length} bytes",
-                )
+            payloads.append(_Payload(emb, what, nested.findings))
+    return payloads
+
+
+_LOAD_FROM_BYTES = "torch.storage._load_from_bytes"
+
+
+def _tensor_storages(a: StreamAnalysis, payloads: list[_Payload]) -> dict[int, list[_Payload]]:
+    """How ``pickle.dumps(tensor)`` stores a storage: ``torch.storage._load_from_bytes(b)``,
+    which is ``torch.load`` of ``b``, a legacy torch.save file. Judge the pair: by the ids of
+    the imports of ``_load_from_bytes`` whose every use reads bytes that were scanned here and
+    found clean, the payloads they read. Any other use (bytes not scanned, not clean, not
+    bytes at all) leaves the import to the denylist."""
+    by_id = {id(p.emb.data): p for p in payloads if p.emb.data is not None}
+    by_offset = {p.emb.offset: p for p in payloads if p.emb.offset >= 0}
+    by_value = {p.emb.data: p for p in payloads if p.emb.data is not None}
+    read: dict[int, list[_Payload]] = {}
+    spoiled: set[int] = set()
+    for event in a.calls:
+        func, call = event.func, event.call
+        if not isinstance(func, Global) or func.name != "_load_from_bytes" or call is None:
+            continue
+        if func.qualified != _LOAD_FROM_BYTES:
+            continue
+        args = call.args
+        arg = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+        payload = None
+        if isinstance(arg, bytes):
+            payload = by_id.get(id(arg)) or by_value.get(arg)
+        elif isinstance(arg, Ref) and not arg.text:
+            payload = by_offset.get(arg.offset)
+        if payload is None or not payload.clean or call.state is not None:
+            spoiled.add(id(func))
+        else:
+            read.setdefault(id(func), []).append(payload)
+    return {
+        key: found
+        for key, found in read.items()
+        if key not in spoiled and len(found) >= a.global_pushes.get(key, 1)
+    }
+
+
+def _report_payloads(
+    payloads: list[_Payload], storages: dict[int, list[_Payload]], blob: Blob, ctx: ScanContext
+) -> None:
+    tensors = {id(p) for found in storages.values() for p in found}
+    for p in payloads:
+        if id(p) in tensors:
+            continue
+        emb = p.emb
+        ctx.report(
+            rules.PKL_EMBEDDED.finding(
+                blob.location.at(emb.offset if emb.offset >= 0 else None),
+                f"A {emb.length}-byte {emb.encoding} string holds {p.what}; a loader such as "
+                "pickle.loads or torch.load would read it. Its own findings follow.",
+                evidence=f"{emb.encoding} string of {emb.length} bytes",
             )
-            ctx.findings.extend(nested.findings)
+        )
+        ctx.findings.extend(p.findings)
+    if tensors:
+        first = min((p.emb for p in payloads if id(p) in tensors), key=lambda e: e.offset)
+        size = sum(p.emb.length for p in payloads if id(p) in tensors)
+        ctx.report(
+            rules.PKL_EMBEDDED.finding(
+                blob.location.at(first.offset if first.offset >= 0 else None),
+                f"{len(tensors)} tensor storage(s) ({size} bytes) are kept the way "
+                "pickle.dumps(tensor) keeps them: as legacy torch.save files that "
+                "torch.storage._load_from_bytes reads with torch.load. Each was scanned and "
+                "holds only tensor data.",
+                evidence=f"{len(tensors)} storages read by {_LOAD_FROM_BYTES}",
+                severity=Severity.LOW,
+            )
+        )
 
 
 def _report_trailing(blob: Blob, at: int, ctx: ScanContext) -> None:

@@ -13,6 +13,7 @@ import _compat_pickle
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import Any
 
 from modeltrust import rules
 from modeltrust.rules import Rule
@@ -568,6 +569,84 @@ def library_names() -> frozenset[str]:
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
+
+
+class Rebuild(StrEnum):
+    """How a plain data class comes back from a pickle without running any of its code."""
+
+    OBJECT = "object"
+    """``cls.__new__(cls)`` (NEWOBJ, ``copyreg.__newobj__``, ``copyreg._reconstructor``), then
+    its saved fields go straight into ``__dict__``: ``__init__`` and ``__post_init__`` never run."""
+    ENUM = "enum"
+    """``cls(value)`` with one plain value: a lookup of a member the class already has."""
+
+
+@cache
+def plain_classes() -> dict[str, Rebuild]:
+    """Dataclasses and enums that pickles of training runs hold (``training_args.bin``), by
+    ``module:qualname`` (generated: tools/gen_plain_classes.py). They pass only when every use
+    in the stream is the plain rebuild their kind allows; any other use is judged as usual."""
+    found: dict[str, Rebuild] = {}
+    for line in read_data("plain_classes.txt").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) == 2:
+            found[fields[0]] = Rebuild(fields[1])
+    return found
+
+
+# Methods a plain class may have beyond Python's own, vetted by reading them: transformers'
+# ExplicitEnum._missing_ and accelerate's __getattr__ only raise, Lightning's AttributeDict maps
+# attribute access onto its own items.
+_VETTED_METHODS = frozenset(
+    {
+        "transformers.utils.generic.ExplicitEnum._missing_",
+        "accelerate.state.PartialState.__getattr__",
+        "accelerate.state.AcceleratorState.__getattr__",
+        "lightning_fabric.utilities.data.AttributeDict.__getattr__",
+        "lightning_fabric.utilities.data.AttributeDict.__setattr__",
+        "lightning.fabric.utilities.data.AttributeDict.__getattr__",
+        "lightning.fabric.utilities.data.AttributeDict.__setattr__",
+    }
+)
+# What unpickling can reach on a class (through its metaclass) and on an object rebuilt by
+# Rebuild.OBJECT or Rebuild.ENUM.
+_REACHED_ON_CLASS = ("__call__", "__getattribute__", "__getattr__", "__setattr__")
+_REACHED_METHODS = {
+    Rebuild.OBJECT: ("__new__", "__setstate__", "__setattr__", "__getattr__", "__setitem__"),
+    Rebuild.ENUM: ("__new__", "_missing_", "__setstate__", "__getattr__", "__setattr__"),
+}
+
+
+def plain_class_problem(cls: Any, kind: Rebuild) -> str | None:
+    """Why ``cls`` is not a plain class of ``kind`` (None when it is): a method that unpickling
+    reaches runs the class's own code rather than Python's. For the generator and the tests,
+    which import the real classes; the scanner itself never imports anything."""
+    import dataclasses
+    import enum
+
+    if not isinstance(cls, type):
+        return "not a class"
+    if kind is Rebuild.ENUM and not issubclass(cls, enum.Enum):
+        return "not an enum"
+    params = getattr(cls, "__dataclass_params__", None)
+    frozen = bool(getattr(params, "frozen", False))
+    metaclass: type = type(cls)
+    reached = [(type.mro(metaclass), m) for m in _REACHED_ON_CLASS]
+    reached += [(list(cls.__mro__), m) for m in _REACHED_METHODS[kind]]
+    for mro, method in reached:
+        owner = next((c for c in mro if method in vars(c)), None)
+        if owner is None:
+            continue
+        fn = vars(owner)[method]
+        fn = getattr(fn, "__func__", fn)
+        module = getattr(fn, "__module__", None)
+        where = f"{module}.{getattr(fn, '__qualname__', method)}"
+        if module in (None, "builtins", "enum", "abc") or where in _VETTED_METHODS:
+            continue
+        if frozen and method == "__setattr__" and dataclasses.is_dataclass(owner):
+            continue  # a frozen dataclass's __setattr__ only raises
+        return f"{where} runs when it is unpickled"
+    return None
 
 
 def _is_dunder(part: str) -> bool:

@@ -113,6 +113,8 @@ class CallEvent:
     offset: int
     index: int
     opcode: str
+    call: Call | None = None
+    """What the call built: its arguments and, after a BUILD, its state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,8 +509,9 @@ class PickleMachine:
             return g
 
         def record_call(func: object, args: object, opname: str) -> Call:
-            a.calls.append(CallEvent(func, offset, index, opname))
-            return Call(func, args, opname)
+            call = Call(func, args, opname)
+            a.calls.append(CallEvent(func, offset, index, opname, call))
+            return call
 
         def push_bytes(length: int, text: bool) -> None:
             start = r.base + r.i
@@ -712,8 +715,8 @@ class PickleMachine:
                         record_call(func, args, "REDUCE")
                         stack.append(args[0].encode("latin-1"))  # type: ignore[index]
                     else:
-                        a.calls.append(CallEvent(func, offset, index, "REDUCE"))
                         call = Call(func, args, "REDUCE")
+                        a.calls.append(CallEvent(func, offset, index, "REDUCE", call))
                         stack.append(call)
                         if i + 1 < n:  # a BINPUT or LONG_BINPUT next: fused
                             if buf[i] == 0x71:
