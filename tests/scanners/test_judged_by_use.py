@@ -25,6 +25,7 @@ from tests.builders.pickles import (
     SETITEM,
     STOP,
     TUPLE1,
+    TUPLE2,
     TUPLE3,
     binbytes,
     binget,
@@ -87,6 +88,16 @@ def test_an_enum_reused_from_the_memo_still_passes(tmp_path: Path) -> None:
         ("called", global_(*ARGS) + binunicode("out") + TUPLE1 + REDUCE),
         ("newobj with arguments", global_(*ARGS) + binunicode("x") + TUPLE1 + NEWOBJ),
         ("state not a dict", global_(*ARGS) + EMPTY_TUPLE + NEWOBJ + binunicode("s") + BUILD),
+        (
+            "slot state that swaps the class",
+            global_(*ARGS)
+            + EMPTY_TUPLE
+            + NEWOBJ
+            + b"N"
+            + _state(_field("__class__", global_("builtins", "object")))
+            + TUPLE2
+            + BUILD,
+        ),
         ("enum of a rebuilt object", global_(*ENUM) + _args(EMPTY_DICT) + TUPLE1 + REDUCE),
         ("enum with a state", _enum() + EMPTY_DICT + BUILD),
         # the class itself handed on, not rebuilt: pushes exceed plain uses

@@ -218,13 +218,23 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext, benign: 
 _PLAIN_VALUES = (str, int, float, bool, bytes)
 
 
-def _plain_state(state: object) -> bool:
-    """A state BUILD writes straight into ``__dict__`` (and slots): field names to values."""
-    if isinstance(state, tuple) and len(state) == 2:
-        return all(s is None or _plain_state(s) for s in state)
-    return state is None or (
-        isinstance(state, PDict) and all(type(k) is str for k, _ in state.items)
+def _field_names(state: object, *, dunder: bool) -> bool:
+    return isinstance(state, PDict) and all(
+        type(k) is str and (dunder or not (k.startswith("__") and k.endswith("__")))
+        for k, _ in state.items
     )
+
+
+def _plain_state(state: object) -> bool:
+    """A state BUILD writes straight into ``__dict__`` (field names to values), or that and
+    slot values, which BUILD sets with setattr: no dunder there (``__class__`` would swap the
+    object's class)."""
+    if isinstance(state, tuple) and len(state) == 2:
+        attrs, slots = state
+        return (attrs is None or _field_names(attrs, dunder=True)) and (
+            slots is None or _field_names(slots, dunder=False)
+        )
+    return state is None or _field_names(state, dunder=True)
 
 
 def _plain_rebuild(call: Call) -> tuple[Global, bool] | None:
