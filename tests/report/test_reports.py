@@ -92,3 +92,11 @@ def test_sarif_fingerprints_are_stable(result: ScanResult) -> None:
 )  # fmt: skip
 def test_sizes_read_in_binary_units(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_sarif_uris_are_percent_encoded() -> None:
+    from modeltrust.report.sarif import _uri
+
+    assert _uri("./models/a b#1%.pkl") == "models/a%20b%231%25.pkl"
+    assert _uri("/abs/caf\\xe9.bin") == "/abs/caf%5Cxe9.bin"
+    assert _uri("plain/model-1.0_v~2.safetensors") == "plain/model-1.0_v~2.safetensors"

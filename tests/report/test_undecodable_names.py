@@ -44,7 +44,15 @@ def test_scan_reports_escape_the_name(folder: Path, tmp_path: Path) -> None:
     assert any(f["path"].endswith(SHOWN) for f in doc["files"])  # type: ignore[index]
     sarif = tmp_path / "scan.sarif"
     assert main(["scan", str(folder), "--no-progress", "-f", "sarif", "-o", str(sarif)]) == 1
-    Sarif.model_validate(_json(sarif))
+    doc = _json(sarif)
+    Sarif.model_validate(doc)
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for result in doc["runs"][0]["results"]  # type: ignore[index]
+        for loc in result["locations"]
+    ]
+    # The escaped name stays one path segment, percent-encoded as RFC 3986 wants.
+    assert any(uri.endswith("/%5Cxff%5Cxfe-evil.pkl") for uri in uris), uris
 
 
 def test_audit_reports_escape_the_name(

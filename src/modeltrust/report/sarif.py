@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any
+from urllib.parse import quote
 
 from modeltrust.findings import Finding, ScanResult, Severity
 from modeltrust.report.interface import Renderer
@@ -49,7 +51,12 @@ def _rule(rule: Rule) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    return path.replace("\\", "/").removeprefix("./")
+    """A file's path as a SARIF artifact URI (an RFC 3986 reference): Windows separators become
+    ``/``, and everything but letters, digits, ``-._~`` and ``/`` is percent-encoded, so that a
+    name with a space, ``#``, ``%``, ``?`` or an escaped byte (``\\xff``) stays one path."""
+    if os.sep == "\\":
+        path = path.replace("\\", "/")
+    return quote(path.removeprefix("./"), safe="/")
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
