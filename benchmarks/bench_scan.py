@@ -333,8 +333,8 @@ def startup_breakdown(runs: int = 5) -> list[dict[str, Any]]:
             [py, "-c", "import modeltrust.scanners.engine"],
         ),
         (
-            "`import modeltrust.scanners.pickle` (what a pickle scan loads)",
-            [py, "-c", "import modeltrust.scanners.pickle"],
+            "`import modeltrust.scanners.pickle.scanner` (what a pickle scan loads)",
+            [py, "-c", "import modeltrust.scanners.pickle.scanner"],
         ),
         (
             "`modeltrust scan` of one 4-byte pickle, JSON output",

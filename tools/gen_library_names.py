@@ -18,9 +18,9 @@ import re
 import warnings
 from pathlib import Path
 
+from modeltrust.scanners.common.callables import Category, classify
 from modeltrust.scanners.interface import Limits
-from modeltrust.scanners.pickle_policy import Category, classify
-from modeltrust.scanners.pickle_vm import PickleMachine, Reader
+from modeltrust.scanners.pickle.vm import PickleMachine, Reader
 
 OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/library_names.txt"
 PACKAGES = {

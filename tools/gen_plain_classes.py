@@ -3,7 +3,7 @@
 The list holds the dataclasses and enums that Trainer-style ``training_args.bin`` files and
 Lightning checkpoints pickle: transformers, accelerate, TRL, sentence-transformers and Lightning.
 Each class is imported here (never a pickle) and kept only if
-:func:`modeltrust.scanners.pickle_policy.plain_class_problem` finds nothing of its own code that
+:func:`modeltrust.scanners.pickle.policy.plain_class_problem` finds nothing of its own code that
 unpickling would run. ALIASES adds the same classes under module paths of other releases, which
 cannot be imported side by side.
 
@@ -20,7 +20,7 @@ import pkgutil
 import warnings
 from pathlib import Path
 
-from modeltrust.scanners.pickle_policy import Rebuild, plain_class_problem
+from modeltrust.scanners.pickle.policy import Rebuild, plain_class_problem
 
 OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/plain_classes.txt"
 MODULES = (

@@ -1714,7 +1714,7 @@ def _item27(canary: str) -> list[Sample]:
         "fickling": ("fickling.analysis", "Analysis.ALL"),
         "modelscan": ("modelscan.settings", "DEFAULT_SETTINGS"),
         "modelaudit": ("modelaudit.scanners.pickle_scanner", "ALWAYS_DANGEROUS_FUNCTIONS"),
-        "modeltrust": ("modeltrust.scanners.pickle_policy", "DENY_MODULES"),
+        "modeltrust": ("modeltrust.scanners.common.callables", "DENY_MODULES"),
     }
     return [
         _bad(f"item27-{k}", "model.pkl", pk.dumps([clear(*v), system], 4), item, adv)

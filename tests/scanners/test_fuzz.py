@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from modeltrust import Limits
 from modeltrust.findings import Location
-from modeltrust.scanners import pickle as scanner
 from modeltrust.scanners.engine import Engine
 from modeltrust.scanners.interface import BytesBlob, ScanContext
-from modeltrust.scanners.pickle_vm import PickleMachine, Reader
+from modeltrust.scanners.pickle import scanner
+from modeltrust.scanners.pickle.vm import PickleMachine, Reader
 
 FUZZ = settings(
     max_examples=int(os.environ.get("MODELTRUST_FUZZ_EXAMPLES", "300")),

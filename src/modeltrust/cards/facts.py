@@ -26,7 +26,7 @@ from modeltrust.licenses.card import CardMetadata
 from modeltrust.licenses.check import LicenseReport, check_license
 from modeltrust.licenses.lineage import DEFAULT_MAX_DEPTH
 from modeltrust.licenses.repo import MAX_CARD_BYTES
-from modeltrust.scanners.safetensors import DTYPE_BITS
+from modeltrust.scanners.tensors.safetensors import DTYPE_BITS
 from modeltrust.sources.interface import KiB, MiB, RepoFile, Source
 
 MAX_SAFETENSORS_FILES = 256

@@ -1,6 +1,6 @@
 """Licence and lineage keys from a GGUF header, read through a source by byte ranges.
 
-There is one GGUF parser in modeltrust, the scanner's (:mod:`modeltrust.scanners.gguf`), and it
+There is one GGUF parser in modeltrust, the scanner's (:mod:`modeltrust.scanners.tensors.gguf`), and it
 already records ``general.license*``, ``general.base_model.*`` and ``general.source.*`` as facts.
 Here it runs over a file-like view of the source that fetches only the ranges the parser asks
 for: the parser reads the key/value section and tensor infos and *seeks* past large arrays and
@@ -17,8 +17,9 @@ from typing import BinaryIO, cast
 from modeltrust.errors import AccessDeniedError, SourceError
 from modeltrust.findings import Location
 from modeltrust.rules import GGUF_MALFORMED
-from modeltrust.scanners.gguf import GgufScanner
+from modeltrust.scanners.engine.handoff import HANDOFF
 from modeltrust.scanners.interface import Blob, Limits, MiB, PositionedReader, ScanContext
+from modeltrust.scanners.tensors.gguf import GgufScanner
 from modeltrust.sources.interface import Source
 
 MAX_HEADER_BYTES = 64 * MiB
@@ -44,7 +45,7 @@ def read_gguf_metadata(
         return GgufMetadata(path, {}, "the source does not say how large the file is")
     budget = _Budget(max_bytes)
     blob = _RangeBlob(source, path, size, budget)
-    ctx = ScanContext(limits=Limits(), dispatch=_no_nesting)
+    ctx = ScanContext(limits=Limits(), dispatch=_no_nesting, handoff=HANDOFF)
     try:
         GgufScanner().scan(blob, ctx)
     except SourceError as e:

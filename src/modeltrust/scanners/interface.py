@@ -325,6 +325,36 @@ class CappedReporter:
                 )
 
 
+class Handoff:
+    """What a scanner may ask of the engine besides :meth:`ScanContext.scan_nested`: to read
+    content that another family owns, without importing that family. A torch archive's storage
+    member that starts like a pickle is scanned as a pickle; a chat template found in GGUF
+    metadata is analysed as one.
+
+    The engine supplies the working implementation (:mod:`modeltrust.scanners.engine.handoff`).
+    This base refuses every request, so a context built without the engine can never skip the
+    work silently.
+    """
+
+    def pickle(self, blob: Blob, ctx: ScanContext) -> bool:
+        """Scan ``blob`` as pickle streams at the current depth, reporting only if it surely is
+        one. Returns whether it was a pickle."""
+        raise ScannerError(
+            f"Cannot scan {blob.location.display_path} as a pickle: this scan context was built "
+            "without the engine. Build it with the engine's handoff."
+        )
+
+    def chat_template(
+        self, text: str, location: Location, ctx: ScanContext, source: str, *, chars_so_far: int
+    ) -> None:
+        """Analyse a chat template (parsed, never rendered). ``chars_so_far``: template
+        characters met in this file so far, this one included, against the per-file budget."""
+        raise ScannerError(
+            f"Cannot analyse the chat template at {location}: this scan context was built "
+            "without the engine. Build it with the engine's handoff."
+        )
+
+
 @dataclass
 class ScanContext:
     """Where findings go, the limits in force, and how deep in containers we are."""
@@ -339,6 +369,8 @@ class ScanContext:
     """Who unpickles the pickles being scanned: "python" (pickle.load, torch.load) or
     "torchscript" (torch.jit.load's own unpickler, which resolves __torch__ classes from the
     archive's code/ and torch.jit._pickle helpers, and nothing from Python's import system)."""
+    handoff: Handoff = field(default_factory=Handoff)
+    """How to ask the engine to read content another family owns."""
 
     def report(self, finding: Finding) -> None:
         self.findings.append(finding)
