@@ -78,6 +78,10 @@ class CatalogueError(ModelTrustError):
     """The documentation item catalogue is malformed (a packaging or editing mistake)."""
 
 
+class RuleCatalogueError(ModelTrustError):
+    """The rule catalogue (``rules.toml``) breaks its schema; the message names rule and key."""
+
+
 class StorageError(ModelTrustError):
     """The blob store or the database cannot do what was asked: a disk is full, bytes do not
     match their hash, the database cannot be reached or migrated. The message says which."""

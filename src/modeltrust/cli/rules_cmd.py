@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modeltrust.cli import _output
-from modeltrust.rules import ALL_RULES
+from modeltrust.rules import all_rules
 
 
 @click.command()
@@ -23,13 +23,13 @@ def rules(as_json: bool) -> None:
                 "remediation": r.remediation,
                 "references": list(r.references),
             }
-            for r in ALL_RULES
+            for r in all_rules()
         ]
         _output.data(json.dumps(doc, indent=2) + "\n", "-")
         return
     from rich.table import Table
 
     table = Table("Rule", "Severity", "Title")
-    for r in ALL_RULES:
+    for r in all_rules():
         table.add_row(r.id, r.severity.label, r.title)
     _output.stdout().print(table)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from modeltrust.findings import Finding, ScanResult, Severity
 from modeltrust.report.interface import Renderer
-from modeltrust.rules import ALL_RULES, Rule
+from modeltrust.rules import Rule, all_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 HELP_URI = "https://github.com/modeltrust/modeltrust/blob/main/docs/rules.md#{anchor}"
@@ -117,7 +117,7 @@ def sarif_document(
                         "semanticVersion": tool_version,
                         "version": tool_version,
                         "informationUri": "https://github.com/modeltrust/modeltrust",
-                        "rules": [_rule(r) for r in ALL_RULES],
+                        "rules": [_rule(r) for r in all_rules()],
                     }
                 },
                 "automationDetails": {"id": automation_id},
@@ -131,7 +131,7 @@ def sarif_document(
     return json.dumps(doc, indent=2) + "\n"
 
 
-_INDEX = {r.id: i for i, r in enumerate(ALL_RULES)}
+_INDEX = {r.id: i for i, r in enumerate(all_rules())}
 
 
 class SarifRenderer(Renderer):

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from modeltrust.errors import ScannerError
 from modeltrust.findings import Finding, Location, Severity
-from modeltrust.rules import RULES_BY_ID, Rule
+from modeltrust.rules import Rule, by_id
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -317,7 +317,7 @@ class CappedReporter:
         for rule_id, n in self.counts.items():
             if n > self.cap:
                 self.ctx.report(
-                    RULES_BY_ID[rule_id].finding(
+                    by_id()[rule_id].finding(
                         self.loc,
                         f"{n - self.cap} more {rule_id} findings in this {self.what} were not "
                         f"listed (only the first {self.cap} are).",

@@ -36,19 +36,22 @@ class Category(StrEnum):
     SCANNER = "scanner-tampering"
 
 
-RULE_FOR: dict[Category, Rule] = {
-    Category.LIBRARY: rules.PKL_LIBRARY_CLASS,
-    Category.UNKNOWN: rules.PKL_UNKNOWN_IMPORT,
-    Category.DUNDER: rules.PKL_DUNDER,
-    Category.EXEC: rules.PKL_CODE_EXEC,
-    Category.PROCESS: rules.PKL_PROCESS,
-    Category.IMPORT: rules.PKL_DYNAMIC_IMPORT,
-    Category.LOADER: rules.PKL_NESTED_LOADER,
-    Category.FILE: rules.PKL_FILESYSTEM,
-    Category.NETWORK: rules.PKL_NETWORK,
-    Category.TAMPER: rules.PKL_MODEL_TAMPERING,
-    Category.SCANNER: rules.PKL_SCANNER_TAMPERING,
-}
+@cache
+def rule_for() -> dict[Category, Rule]:
+    """The rule that reports an import of each category (SAFE has none)."""
+    return {
+        Category.LIBRARY: rules.PKL_LIBRARY_CLASS,
+        Category.UNKNOWN: rules.PKL_UNKNOWN_IMPORT,
+        Category.DUNDER: rules.PKL_DUNDER,
+        Category.EXEC: rules.PKL_CODE_EXEC,
+        Category.PROCESS: rules.PKL_PROCESS,
+        Category.IMPORT: rules.PKL_DYNAMIC_IMPORT,
+        Category.LOADER: rules.PKL_NESTED_LOADER,
+        Category.FILE: rules.PKL_FILESYSTEM,
+        Category.NETWORK: rules.PKL_NETWORK,
+        Category.TAMPER: rules.PKL_MODEL_TAMPERING,
+        Category.SCANNER: rules.PKL_SCANNER_TAMPERING,
+    }
 
 
 def _names(module: str, *names: str) -> set[str]:
@@ -560,7 +563,7 @@ class Verdict:
 
     @property
     def rule(self) -> Rule | None:
-        return RULE_FOR.get(self.category)
+        return rule_for().get(self.category)
 
 
 @cache

@@ -14,6 +14,7 @@ from functools import cache
 
 from modeltrust import rules
 from modeltrust.findings import Finding, Location, Severity
+from modeltrust.rules import Rule
 from modeltrust.scanners.common import callables, sniff
 from modeltrust.scanners.common.callables import Category
 from modeltrust.scanners.common.sniff import OPCODE_BYTES
@@ -190,7 +191,7 @@ def _report_imports(a: StreamAnalysis, loc: Location, ctx: ScanContext, benign: 
             libraries[lib].append(glob)
             first_library.setdefault(lib, indexes[0])
             continue
-        rule = callables.RULE_FOR[verdict.category]
+        rule = callables.rule_for()[verdict.category]
         was_called = any(id(e.glob) in called for e in (a.imports[i] for i in indexes))
         times = f" {len(indexes)} times" if len(indexes) > 1 else ""
         action = (
@@ -335,23 +336,28 @@ def _classify(glob: Global, dialect: str) -> callables.Verdict:
 
 
 def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> None:
-    rule_for = {
-        "unresolvable": rules.PKL_UNRESOLVABLE,
-        "attribute-write": rules.PKL_ATTRIBUTE_WRITE,
-        "container-abuse": rules.PKL_CONTAINER_ABUSE,
-    }
     seen: set[tuple[str, str]] = set()
     for anomaly in a.anomalies:
         if (anomaly.kind, anomaly.detail) in seen:
             continue
         seen.add((anomaly.kind, anomaly.detail))
         ctx.report(
-            rule_for[anomaly.kind].finding(
+            _anomaly_rule(anomaly.kind).finding(
                 loc.at(anomaly.offset, anomaly.index),
                 f"{anomaly.detail[0].upper()}{anomaly.detail[1:]}.",
                 evidence=anomaly.detail,
             )
         )
+
+
+def _anomaly_rule(kind: str) -> Rule:
+    match kind:
+        case "unresolvable":
+            return rules.PKL_UNRESOLVABLE
+        case "attribute-write":
+            return rules.PKL_ATTRIBUTE_WRITE
+        case _:
+            return rules.PKL_CONTAINER_ABUSE
 
 
 def _dangerous_calls(a: StreamAnalysis, dialect: str) -> list[str]:
