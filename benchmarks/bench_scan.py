@@ -775,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         if prev
         else set()
     )
-    if prev:
+    if reused:
         results["reused"] = {"date": prev["machine"]["date"], "tools": sorted(reused)}
         log(f"reusing peer figures from {prev['machine']['date']}: {sorted(reused)}")
     log("speed: start-up (one 4-byte pickle)")
