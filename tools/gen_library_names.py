@@ -1,4 +1,4 @@
-"""Regenerate src/modeltrust/scanners/data/library_names.txt.
+"""Regenerate src/modeltrust/scanners/common/data/library_names.txt.
 
 The list holds exact ``module:qualname`` entries for classes of well-known ML libraries, plus the
 reconstruction helpers those libraries' real pickles use (observed by emulating pickles of a corpus
@@ -22,7 +22,7 @@ from modeltrust.scanners.common.callables import Category, classify
 from modeltrust.scanners.interface import Limits
 from modeltrust.scanners.pickle.vm import PickleMachine, Reader
 
-OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/library_names.txt"
+OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/common/data/library_names.txt"
 PACKAGES = {
     "sklearn": ("sklearn",),
     "pandas": ("pandas",),

@@ -1,4 +1,4 @@
-"""Regenerate src/modeltrust/scanners/data/plain_classes.txt.
+"""Regenerate src/modeltrust/scanners/pickle/data/plain_classes.txt.
 
 The list holds the dataclasses and enums that Trainer-style ``training_args.bin`` files and
 Lightning checkpoints pickle: transformers, accelerate, TRL, sentence-transformers and Lightning.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from modeltrust.scanners.pickle.policy import Rebuild, plain_class_problem
 
-OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/plain_classes.txt"
+OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/pickle/data/plain_classes.txt"
 MODULES = (
     "transformers.training_args",
     "transformers.training_args_seq2seq",

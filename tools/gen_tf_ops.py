@@ -1,4 +1,4 @@
-"""Regenerate src/modeltrust/scanners/data/tf_ops.txt from an installed TensorFlow.
+"""Regenerate src/modeltrust/scanners/tensors/data/tf_ops.txt from an installed TensorFlow.
 
 Run in a throwaway environment, never the project's (TensorFlow is large and not a dependency):
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/data/tf_ops.txt"
+OUT = Path(__file__).resolve().parents[1] / "src/modeltrust/scanners/tensors/data/tf_ops.txt"
 OPTIONAL_COMPONENT_OPS = (
     "CreateTRTResourceHandle",
     "GetCalibrationDataOp",

@@ -67,11 +67,12 @@ class Limits:
                 )
 
 
-def read_data(name: str) -> str:
-    """A text file shipped in ``modeltrust/scanners/data``. Read beside this module rather than
+def read_data(module_file: str, name: str) -> str:
+    """A text file a family ships in its ``data`` folder: ``read_data(__file__, "tf_ops.txt")``
+    reads ``data/tf_ops.txt`` beside the calling module. Read as a plain file rather than
     through ``importlib.resources``, whose import (it pulls in tempfile and zipfile) costs more
     than scanning a small checkpoint; the wheel installs the files as plain files."""
-    return (Path(__file__).parent / "data" / name).read_text("utf-8")
+    return (Path(module_file).parent / "data" / name).read_text("utf-8")
 
 
 class Blob(ABC):

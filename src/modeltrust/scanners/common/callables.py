@@ -569,7 +569,7 @@ class Verdict:
 @cache
 def library_names() -> frozenset[str]:
     """Classes and helpers of well-known ML libraries (generated: tools/gen_library_names.py)."""
-    text = read_data("library_names.txt")
+    text = read_data(__file__, "library_names.txt")
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )

@@ -29,7 +29,7 @@ def plain_classes() -> dict[str, Rebuild]:
     ``module:qualname`` (generated: tools/gen_plain_classes.py). They pass only when every use
     in the stream is the plain rebuild their kind allows; any other use is judged as usual."""
     found: dict[str, Rebuild] = {}
-    for line in read_data("plain_classes.txt").splitlines():
+    for line in read_data(__file__, "plain_classes.txt").splitlines():
         fields = line.split("#", 1)[0].split()
         if len(fields) == 2:
             found[fields[0]] = Rebuild(fields[1])

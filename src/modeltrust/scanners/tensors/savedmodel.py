@@ -195,7 +195,7 @@ _MAX_META_GRAPHS = 64
 @cache
 def standard_ops() -> frozenset[str]:
     """TensorFlow's standard op names (``data/tf_ops.txt``)."""
-    data = read_data("tf_ops.txt")
+    data = read_data(__file__, "tf_ops.txt")
     return frozenset(
         line.strip() for line in data.splitlines() if line.strip() and not line.startswith("#")
     )
