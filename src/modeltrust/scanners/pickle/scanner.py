@@ -342,7 +342,7 @@ def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> Non
             continue
         seen.add((anomaly.kind, anomaly.detail))
         ctx.report(
-            _anomaly_rule(anomaly.kind).finding(
+            _anomaly_rules()[anomaly.kind].finding(
                 loc.at(anomaly.offset, anomaly.index),
                 f"{anomaly.detail[0].upper()}{anomaly.detail[1:]}.",
                 evidence=anomaly.detail,
@@ -350,14 +350,15 @@ def _report_anomalies(a: StreamAnalysis, loc: Location, ctx: ScanContext) -> Non
         )
 
 
-def _anomaly_rule(kind: str) -> Rule:
-    match kind:
-        case "unresolvable":
-            return rules.PKL_UNRESOLVABLE
-        case "attribute-write":
-            return rules.PKL_ATTRIBUTE_WRITE
-        case _:
-            return rules.PKL_CONTAINER_ABUSE
+@cache
+def _anomaly_rules() -> dict[str, Rule]:
+    """The rule for each kind of ``vm.Anomaly`` (built on first use, like
+    ``callables.rule_for()``, so that a clean scan never reads the rule catalogue)."""
+    return {
+        "unresolvable": rules.PKL_UNRESOLVABLE,
+        "attribute-write": rules.PKL_ATTRIBUTE_WRITE,
+        "container-abuse": rules.PKL_CONTAINER_ABUSE,
+    }
 
 
 def _dangerous_calls(a: StreamAnalysis, dialect: str) -> list[str]:
