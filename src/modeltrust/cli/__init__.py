@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -113,3 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             "Run again with --debug and report the traceback."
         )
         return EXIT_ERROR
+
+    finally:
+        if argv is None:
+            _exiting()
+
+
+def _exiting() -> None:
+    """The command run as its process is done: take what is alive now out of the garbage
+    collector's sight. The interpreter's last collection at exit would otherwise walk every
+    object the imports made (40 ms after ``modeltrust fairness`` imported polars and numpy);
+    the memory goes back to the system with the process all the same."""
+    gc.freeze()

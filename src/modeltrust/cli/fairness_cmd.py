@@ -6,6 +6,7 @@ audits the union of several tables and gives exactly the metrics of the pooled r
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import assert_never
@@ -13,6 +14,8 @@ from typing import assert_never
 import click
 
 from modeltrust.cli import EXIT_FAILED, EXIT_OK, _output
+from modeltrust.cli._counting import Request
+from modeltrust.cli._counting import start as start_counting
 from modeltrust.cli._options import (
     debug_option,
     fail_on_option,
@@ -173,26 +176,6 @@ def fairness(
     DATA are CSV, Parquet or Arrow files with one row per prediction (several files are pooled),
     or with --merge-counts the counts files that data owners exported.
     """
-    from modeltrust.fairness.audit import audit_table
-    from modeltrust.fairness.counts import CountTable, merge
-    from modeltrust.fairness.data import Columns, count
-    from modeltrust.fairness.result import Settings, parse_privileged
-
-    settings = Settings(
-        privileged=parse_privileged(privileged),
-        positive_label=positive_label,
-        multiclass=multiclass,
-        threshold=threshold,
-        checks=checks or None,
-        max_difference=max_difference,
-        min_group_size=min_group_size,
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-        alpha=alpha,
-        concentration=concentration,
-    )
-    settings.validate()
     if merge_counts:
         given = [n for n, v in (("--label", label), ("--prediction", prediction),
                                 ("--sensitive", sensitive), ("--score", score),
@@ -202,14 +185,42 @@ def fairness(
                 f"{', '.join(given)} cannot be used with --merge-counts: the counts files "
                 "already name their columns."
             )
-        tables = [CountTable.read(path) for path in data]
+        counting = None
     else:
         if not (label and prediction and sensitive):
             missing = [n for n, v in (("--label", label), ("--prediction", prediction),
                                       ("--sensitive", sensitive)) if not v]  # fmt: skip
             raise UsageError(f"Name the columns: {', '.join(missing)} is required.")
-        columns = Columns(label, prediction, split_names(sensitive), score=score, weight=weight)
-        tables = [count(path, columns, drop_missing=drop_missing) for path in data]
+        # Counting starts first, in a child process where it can: see _counting.
+        request = Request(data, label, prediction, split_names(sensitive), score=score,
+                          weight=weight, drop_missing=drop_missing)  # fmt: skip
+        counting = start_counting(request, fork=not debug)
+    with counting or nullcontext():
+        from modeltrust.fairness._deps import numpy
+        from modeltrust.fairness.counts import CountTable, merge
+        from modeltrust.fairness.pipeline import audit_table
+        from modeltrust.fairness.result import Settings, parse_privileged
+
+        settings = Settings(
+            privileged=parse_privileged(privileged),
+            positive_label=positive_label,
+            multiclass=multiclass,
+            threshold=threshold,
+            checks=checks or None,
+            max_difference=max_difference,
+            min_group_size=min_group_size,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
+            alpha=alpha,
+            concentration=concentration,
+        )
+        settings.validate()
+        if counting is None:
+            tables = [CountTable.read(path) for path in data]
+        else:
+            numpy().random  # noqa: B018 - imported while the child counts, not after
+            tables = counting.tables()
     table = tables[0] if len(tables) == 1 else merge(tables)
     if export_counts:
         from modeltrust import __version__
