@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 SRC := src/modeltrust
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit hub-compat bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# huggingface_hub's own integration tests against `modeltrust serve` (fetches the client's sdist
+# from PyPI once, into .cache/hub-compat/); .ci/run runs it after `make test`.
+hub-compat: $(STAMP)
+	$(BIN)/python tools/hub_compat.py
+
 # bench_scan last: docs/benchmarks.md copies the fairness goals from the report before it.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fairness.py
@@ -53,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scan.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache benchmarks/.work
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache benchmarks/.work .cache

@@ -16,8 +16,14 @@ exceptions below are for things that stop modeltrust itself from doing what it w
     ├── ReportError           a report could not be written
     ├── LicenseDataError      the licence knowledge base breaks its schema (packaging mistake)
     ├── CatalogueError        the documentation item catalogue is malformed (packaging mistake)
-    └── StorageError          the hub's blob store or database cannot do what was asked
-        └── IntegrityError    bytes do not match the hash or size they were announced with
+    ├── StorageError          the hub's blob store or database cannot do what was asked
+    │   └── IntegrityError    bytes do not match the hash or size they were announced with
+    └── RegistryError         a registry request cannot be done as asked (carries its HTTP
+        │                     status and the Hub's error code)
+        ├── NotFoundError     no such repo, revision or file (404 with RepoNotFound, ...)
+        ├── ConflictError     it exists already, or a ref moved meanwhile (409, 412)
+        ├── InvalidRequestError  a path, name or payload that cannot be accepted (400, 422)
+        └── QuotaExceededError   the namespace's storage quota would be exceeded (413)
 """
 
 from __future__ import annotations
@@ -89,3 +95,45 @@ class StorageError(ModelTrustError):
 
 class IntegrityError(StorageError):
     """Bytes fetched for a blob do not match the hash or size they were announced with."""
+
+
+class RegistryError(ModelTrustError):
+    """A registry request (create, commit, branch, tag, upload) cannot be done as asked; the
+    message says why and what to do. ``status`` and ``code`` are what the Hub answers for it
+    (``code``: its ``X-Error-Code``, from which huggingface_hub raises a typed error)."""
+
+    status = 400
+    code: str | None = None
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(RegistryError):
+    """No such repo (``RepoNotFound``), revision (``RevisionNotFound``) or file
+    (``EntryNotFound``)."""
+
+    status = 404
+
+
+class ConflictError(RegistryError):
+    """The repo, branch or tag exists already (409), or the branch moved since the commit's
+    parent was read (412)."""
+
+    status = 409
+
+
+class InvalidRequestError(RegistryError):
+    """A path, name or payload the registry cannot accept (an unsafe path is 422)."""
+
+    status = 400
+
+
+class QuotaExceededError(RegistryError):
+    """Storing this would take a namespace over its quota."""
+
+    status = 413

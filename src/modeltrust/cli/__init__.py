@@ -53,6 +53,9 @@ COMMANDS: dict[str, str] = {
     "audit": "modeltrust.cli.audit_cmd:audit",
     "policy": "modeltrust.cli.policy_cmd:policy",
     "serve": "modeltrust.cli.serve_cmd:serve",
+    "users": "modeltrust.cli.admin_cmd:users",
+    "orgs": "modeltrust.cli.admin_cmd:orgs",
+    "tokens": "modeltrust.cli.admin_cmd:tokens",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'

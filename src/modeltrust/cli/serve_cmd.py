@@ -57,6 +57,13 @@ from modeltrust.errors import MissingExtraError, UsageError
     help="SQLAlchemy URL (e.g. postgresql://user@host/db, needs the 'postgres' extra); "
     "default: SQLite in --data-dir.",
 )
+@click.option(
+    "--anonymous-read/--no-anonymous-read",
+    default=True,
+    show_default=True,
+    envvar="MODELTRUST_ANONYMOUS_READ",
+    help="Whether requests without a token may read public repos and the mirror.",
+)
 def serve(
     host: str,
     port: int,
@@ -64,6 +71,7 @@ def serve(
     upstream: str,
     policy_option: str | None,
     database_url: str | None,
+    anonymous_read: bool,
 ) -> None:
     """Serve a governed, Hugging Face Hub-compatible model hub. Each repo revision is pulled
     from the upstream once, stored, audited, and its files served only if the policy allows.
@@ -96,6 +104,7 @@ def serve(
             database_url=database_url,
             upstream_token=os.environ.get("MODELTRUST_UPSTREAM_TOKEN") or None,
             admin_token=os.environ.get("MODELTRUST_ADMIN_TOKEN") or None,
+            anonymous_read=anonymous_read,
         )
         app = create_app(settings)
     except BaseException:

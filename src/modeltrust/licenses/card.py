@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 MAX_FRONT_MATTER = 256 * 1024
 """Real card metadata is a few KiB; a bigger block is refused rather than parsed."""
-_OPEN = re.compile(r"\A\ufeff?[ \t]*---[ \t]*\r?\n")
+_OPEN = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n")
+"""The Hub (and huggingface_hub) read a block preceded by blank lines as metadata too."""
 _CLOSE = re.compile(r"^---[ \t]*$", flags=re.MULTILINE)
 
 

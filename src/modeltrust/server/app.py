@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from modeltrust import __version__
-from modeltrust.errors import IntegrityError, ModelTrustError, StorageError
-from modeltrust.server import audit_api, hub_api
+from modeltrust.errors import IntegrityError, ModelTrustError, RegistryError, StorageError
+from modeltrust.server import audit_api, hub_api, lfs_api
 from modeltrust.server.ingest import IngestFailedError, IngestPendingError
 from modeltrust.server.responses import HubError, error_response
 from modeltrust.server.service import GovernedHub, NotStoredError
@@ -47,10 +47,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.hub = hub
     app.include_router(audit_api.router)
+    app.include_router(lfs_api.router)
     app.add_api_route(
         "/{full_path:path}",
         hub_api.route,
-        methods=["GET", "HEAD", "POST"],
+        methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
         include_in_schema=False,
     )
     app.add_exception_handler(Exception, _handle)
@@ -87,6 +88,8 @@ def to_hub_error(exc: Exception) -> HubError:
     """Every failure as the HTTP answer the client understands; nothing unverified is served."""
     if isinstance(exc, HubError):
         return exc
+    if isinstance(exc, RegistryError):
+        return HubError(exc.status, str(exc), exc.code)
     if isinstance(exc, IntegrityError):
         # GatedRepo makes huggingface_hub raise at once with our message, instead of retrying.
         return HubError(403, f"modeltrust refused to serve this revision: {exc}", "GatedRepo")

@@ -12,18 +12,20 @@ import base64
 import bisect
 import hashlib
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from modeltrust.server.ingest import Ingest, IngestRunning
+from modeltrust.server.request import Gate, Incoming
 from modeltrust.server.responses import HubError, header_text
 from modeltrust.server.service import GovernedHub
 from modeltrust.storage.catalog import FileSpec, RevisionView
+from modeltrust.storage.gitobjects import pointer_size
 
 CHUNK = 1 << 20
 SMALL_FILE = 256 * 1024
@@ -42,14 +44,35 @@ def dispatch(
     ranged: bool = False,
     block: bool = True,
     waited: Ingest | None = None,
+    authorization: str | None = None,
+    upload: IO[bytes] | None = None,
 ) -> Response:
     """The response to one request; ``ranged``: it asks for a byte range (``Range``).
     ``block`` and ``waited``: see :meth:`GovernedHub.verdict` (the async route waits for a
-    first ingest itself, holding no thread)."""
+    first ingest itself, holding no thread). ``upload``: a commit's payload, spooled."""
+    from modeltrust.server.registry_api import dispatch as registry_dispatch
+
     parts = raw_path.split("?", 1)[0].split("/")[1:]
     params = parse_qs(query, keep_blank_values=True)
+    registry = hub.registry
+    caller = registry.access.caller(authorization)
+    request = Incoming(
+        method,
+        parts,
+        params,
+        body,
+        base_url,
+        caller,
+        upload,
+        ranged=ranged,
+        gate=Gate(block, waited),
+    )
+    answer = registry_dispatch(registry, request)
+    if answer is not None:
+        return answer
+    registry.access.check_anonymous(caller)
     if parts[:2] == ["api", "models"] and len(parts) >= 3:
-        for repo_id, rest in _candidates(parts[2:]):
+        for repo_id, rest in candidates(parts[2:]):
             if not rest and method == "GET":
                 return _info(hub, repo_id, "main", params)
             if rest[:1] == ["revision"] and len(rest) == 2 and method == "GET":
@@ -62,13 +85,19 @@ def dispatch(
             if rest == ["refs"] and method == "GET":
                 return _refs(hub, repo_id)
     elif parts[:1] != ["api"] and method in ("GET", "HEAD"):
-        for repo_id, rest in _candidates(parts):
+        for repo_id, rest in candidates(parts):
             if len(rest) >= 3 and rest[0] == "resolve":
                 path = "/".join(unquote(p) for p in rest[2:])
-                gate = Gate(block, waited)
-                return _resolve(
-                    hub, repo_id, unquote(rest[1]), path, base_url, method, ranged, gate
-                )
+                row = hub.revision(repo_id, unquote(rest[1]))
+                spec = row.file(path)
+                if spec is None:
+                    raise HubError(
+                        404,
+                        f"Entry not found: '{path}' is not in {row.repo_id}@{row.sha}.",
+                        "EntryNotFound",
+                        {"X-Repo-Commit": row.sha},
+                    )
+                return serve_file(hub, row.repo_id, row, spec, request)
     raise HubError(
         404,
         f"modeltrust serve has no route for {method} {raw_path}: it serves the Hub's model "
@@ -77,7 +106,7 @@ def dispatch(
     )
 
 
-def _candidates(segments: list[str]) -> Iterator[tuple[str, list[str]]]:
+def candidates(segments: list[str]) -> Iterator[tuple[str, list[str]]]:
     """The ways ``segments`` split into a repo id and the rest of a route: a canonical repo
     without an org (``gpt2``, as the Hub still serves them) first, then ``org/name``.
 
@@ -112,19 +141,23 @@ def repo_id_of(raw: list[str]) -> str:
 def _info(hub: GovernedHub, repo_id: str, revision: str, params: dict[str, list[str]]) -> Response:
     row = hub.revision(repo_id, revision)
     info: dict[str, Any] = dict(row.info)
-    info.update(id=row.repo_id, modelId=row.repo_id, sha=row.sha, siblings=_siblings(row))
+    info.update(id=row.repo_id, modelId=row.repo_id, sha=row.sha, siblings=siblings(row))
     expand = params.get("expand")
     if expand:
         info = {k: v for k, v in info.items() if k in expand or k in ("_id", "id")}
     return JSONResponse(info)
 
 
-def _siblings(row: RevisionView) -> list[dict[str, Any]]:
+def siblings(row: RevisionView) -> list[dict[str, Any]]:
     out = []
     for f in row.files:
         sibling: dict[str, Any] = {"rfilename": f.path, "size": f.size, "blobId": f.git_oid}
         if f.lfs and f.sha256:
-            sibling["lfs"] = {"size": f.size, "sha256": f.sha256, "pointerSize": 134}
+            sibling["lfs"] = {
+                "size": f.size,
+                "sha256": f.sha256,
+                "pointerSize": pointer_size(f.size),
+            }
         out.append(sibling)
     return out
 
@@ -137,10 +170,26 @@ def _tree(
     params: dict[str, list[str]],
     base_url: str,
 ) -> Response:
-    """One page of the folder's entries, sorted by path; ``Link: <...>; rel="next"`` names the
-    next page, as the Hub does and as ``list_repo_tree`` follows. The link is pinned to the
-    commit, so a branch that moves between two pages cannot mix two listings."""
     row = hub.revision(repo_id, revision)
+    url = f"{base_url.rstrip('/')}/api/models/{quote(row.repo_id)}/tree/{row.sha}"
+    return render_tree(row, path, params, url, hub.settings.tree_page_size)
+
+
+LastCommits = Callable[[list[str]], dict[str, dict[str, str]]]
+"""For an ``expand`` listing: each path's last commit (``id``, ``title``, ``date``)."""
+
+
+def render_tree(
+    row: RevisionView,
+    path: str,
+    params: dict[str, list[str]],
+    url: str,
+    page_size: int,
+    last_commits: LastCommits | None = None,
+) -> Response:
+    """One page of the folder's entries, sorted by path; ``Link: <...>; rel="next"`` names the
+    next page, as the Hub does and as ``list_repo_tree`` follows. ``url`` is the tree's URL
+    pinned to the commit, so a branch that moves between two pages cannot mix two listings."""
     recursive = params.get("recursive", ["false"])[-1].lower() in ("1", "true")
     prefix = path + "/" if path else ""
     if prefix and not any(f.path.startswith(prefix) for f in row.files):
@@ -163,19 +212,22 @@ def _tree(
     keys = sorted(entries)
     cursor = params.get("cursor", [""])[-1]
     start = bisect.bisect_right(keys, _after(cursor, row.repo_id)) if cursor else 0
-    size = hub.settings.tree_page_size
-    page = [entries[k] for k in keys[start : start + size]]
+    page = [entries[k] for k in keys[start : start + page_size]]
+    if last_commits is not None and page:
+        found = last_commits([e["path"] for e in page])
+        for entry in page:
+            if entry["path"] in found:
+                entry["lastCommit"] = found[entry["path"]]
     headers = {}
-    if start + size < len(keys):
-        query = {"recursive": str(recursive).lower(), "cursor": _cursor(keys[start + size - 1])}
+    if start + page_size < len(keys):
+        query = {
+            "recursive": str(recursive).lower(),
+            "cursor": _cursor(keys[start + page_size - 1]),
+        }
         if "expand" in params:
             query["expand"] = params["expand"][-1]
         folder = "/" + quote(path, safe="") if path else ""
-        url = (
-            f"{base_url.rstrip('/')}/api/models/{quote(row.repo_id)}/tree/{row.sha}{folder}"
-            f"?{urlencode(query)}"
-        )
-        headers["Link"] = f'<{url}>; rel="next"'
+        headers["Link"] = f'<{url}{folder}?{urlencode(query)}>; rel="next"'
     return JSONResponse(page, headers=headers)
 
 
@@ -199,21 +251,36 @@ def _after(cursor: str, repo_id: str) -> str:
 def _paths_info(hub: GovernedHub, repo_id: str, revision: str, body: bytes) -> Response:
     row = hub.revision(repo_id, revision)
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return render_paths_info(row, form.get("paths", []))
+
+
+def render_paths_info(
+    row: RevisionView, paths: list[str], last_commits: LastCommits | None = None
+) -> Response:
     out = []
-    for path in form.get("paths", []):
+    seen = set()
+    for path in paths:
         path = path.strip("/")
+        if path in seen:
+            continue
+        seen.add(path)
         spec = row.file(path)
         if spec is not None:
             out.append(_file(spec))
         elif any(f.path.startswith(path + "/") for f in row.files):
             out.append(_folder(path, row.sha))
+    if last_commits is not None and out:
+        found = last_commits([e["path"] for e in out])
+        for entry in out:
+            if entry["path"] in found:
+                entry["lastCommit"] = found[entry["path"]]
     return JSONResponse(out)
 
 
 def _file(f: FileSpec) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": "file", "oid": f.git_oid, "size": f.size, "path": f.path}
     if f.lfs and f.sha256:
-        entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
+        entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": pointer_size(f.size)}
     return entry
 
 
@@ -244,43 +311,34 @@ def _refs(hub: GovernedHub, repo_id: str) -> Response:
 # --- file bytes: the gate ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """How a resolve request waits for a first ingest: see :meth:`GovernedHub.verdict`."""
-
-    block: bool = True
-    waited: Ingest | None = None
-
-
-def _resolve(
+def serve_file(
     hub: GovernedHub,
     repo_id: str,
-    revision: str,
-    path: str,
-    base_url: str,
-    method: str,
-    ranged: bool,
-    gate: Gate,
+    row: RevisionView,
+    spec: FileSpec,
+    request: Incoming,
+    *,
+    bypass_gate: bool = False,
+    prefix: str = "",
 ) -> Response:
-    row = hub.revision(repo_id, revision)
-    spec = row.file(path)
-    if spec is None:
-        raise HubError(
-            404,
-            f"Entry not found: '{path}' is not in {row.repo_id}@{row.sha}.",
-            "EntryNotFound",
-            {"X-Repo-Commit": row.sha},
-        )
-    audit = hub.verdict(row, block=gate.block, waited=gate.waited)
-    spec = hub.revision(row.repo_id, row.sha).file(path) or spec  # now stored, with its SHA-256
-    report = f"{base_url.rstrip('/')}/api/modeltrust/audits/{row.repo_id}/{row.sha}/html"
-    if audit.verdict == "fail":
-        first = audit.reasons[0].rstrip(".") if audit.reasons else "no reason recorded"
+    """A file's bytes, once the revision's verdict allows it. ``bypass_gate``: the caller may
+    read the revision whatever its audit says (its uploader, the repo's admins)."""
+    verdict: str | None
+    if bypass_gate:
+        audit = hub.catalog.latest_audit(row.repo_id, row.sha, hub.policy_key)
+        verdict, reasons = (audit.verdict, audit.reasons) if audit else (None, ())
+    else:
+        audit = hub.verdict(row, block=request.gate.block, waited=request.gate.waited)
+        verdict, reasons = audit.verdict, audit.reasons
+    spec = hub.revision_file(row, spec)  # now stored, with its SHA-256
+    report = f"{request.base_url}api/modeltrust/audits/{prefix}{repo_id}/{row.sha}/html"
+    if verdict == "fail" and not bypass_gate:
+        first = reasons[0].rstrip(".") if reasons else "no reason recorded"
         first = first.removeprefix("fail: ")
-        more = f" (and {len(audit.reasons) - 1} more)" if len(audit.reasons) > 1 else ""
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         raise HubError(
             403,
-            f"modeltrust blocked {row.repo_id}@{row.sha[:12]}: its audit under policy "
+            f"modeltrust blocked {repo_id}@{row.sha[:12]}: its audit under policy "
             f"'{hub.policy.name}' found {first}{more}. Read the report at {report}; to allow "
             "the model anyway, add a reviewed exception to the policy.",
             "GatedRepo",
@@ -288,7 +346,7 @@ def _resolve(
         )
     blob = hub.blob_path(spec)
     if blob is None:  # pragma: no cover - verdict() returns only once every blob is stored
-        raise HubError(503, f"'{path}' of {row.repo_id}@{row.sha} is not stored yet; retry.")
+        raise HubError(503, f"'{spec.path}' of {repo_id}@{row.sha} is not stored yet; retry.")
     etag = spec.sha256 if spec.lfs and spec.sha256 else spec.git_oid
     headers = {
         "X-Repo-Commit": row.sha,
@@ -297,21 +355,21 @@ def _resolve(
         # Revalidated on every use: a re-audit can revoke a verdict, also for a commit URL, so
         # no cache in between may answer for the gate. (The client keeps its own copy by ETag.)
         "Cache-Control": "no-cache",
+        "X-Modeltrust-Verdict": verdict or "pending",
     }
     if spec.lfs:
         headers["X-Linked-Etag"] = f'"{etag}"'
         headers["X-Linked-Size"] = str(spec.size)
-    if audit.verdict == "warn":
-        first = audit.reasons[0].rstrip(".") if audit.reasons else "see the report"
+    if verdict == "warn" and not bypass_gate:
+        first = reasons[0].rstrip(".") if reasons else "see the report"
         headers["X-HF-Warning"] = header_text(
-            f"modeltrust; {row.repo_id}@{row.sha[:12]} passed with warnings: {first}. "
-            f"Report: {report}"
+            f"modeltrust; {repo_id}@{row.sha[:12]} passed with warnings: {first}. Report: {report}"
         )
-    if spec.size <= SMALL_FILE and not ranged:
+    if spec.size <= SMALL_FILE and not request.ranged:
         # Configs, tokenizers, cards: read here, in the worker thread this request already
         # runs in. FileResponse would hop to a thread for each of stat, open, read and close,
         # most of what a small download costs. HEAD gets the length and no body.
-        if method == "HEAD":
+        if request.method == "HEAD":
             headers["Content-Length"] = str(spec.size)
             data = b""
         else:
@@ -332,24 +390,42 @@ async def route(request: Request) -> Response:
 
     A first pull's ingest is waited for here, on the event loop, not in a worker thread: the
     threads are shared by every request (anyio's default pool of 40), and requests waiting
-    ``ingest_wait`` for ingests would starve cached downloads."""
+    ``ingest_wait`` for ingests would starve cached downloads. A commit's payload (up to
+    ``max_commit_bytes``, inline files in base64) is spooled to a temporary file as it
+    arrives; every other body is read into memory, up to 1 MiB."""
     from starlette.concurrency import run_in_threadpool
 
     hub: GovernedHub = request.app.state.hub
     raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-    body = await _body(request) if request.method == "POST" else b""
+    path = raw.split("?", 1)[0]
+    upload: IO[bytes] | None = None
+    body = b""
+    if request.method == "POST" and _COMMIT_PATH.search(path):
+        upload = await _spool(request, hub.settings.max_commit_bytes)
+    elif request.method in ("POST", "PUT", "DELETE"):
+        body = await _body(request)
     args = (hub, request.method, raw, request.url.query, body, str(request.base_url))
-    ranged = "range" in request.headers
+    options: dict[str, Any] = {
+        "ranged": "range" in request.headers,
+        "authorization": request.headers.get("authorization"),
+        "upload": upload,
+    }
     try:
-        return await run_in_threadpool(dispatch, *args, ranged=ranged, block=False)
-    except IngestRunning as running:
-        job = running.job
-    await job.settle(hub.settings.ingest_wait)
-    return await run_in_threadpool(dispatch, *args, ranged=ranged, waited=job)
+        try:
+            return await run_in_threadpool(dispatch, *args, block=False, **options)
+        except IngestRunning as running:
+            job = running.job
+        await job.settle(hub.settings.ingest_wait)
+        return await run_in_threadpool(dispatch, *args, waited=job, **options)
+    finally:
+        if upload is not None:
+            upload.close()
 
 
+_COMMIT_PATH = re.compile(r"^/api/(?:models|datasets)/.+/commit/[^/]+$")
 MAX_BODY = 1 << 20
-"""The largest request body read (paths-info forms); the Hub's clients send a few KiB."""
+"""The largest request body read into memory (paths-info, preupload, LFS batch); the Hub's
+clients send at most a few hundred KiB."""
 
 
 async def _body(request: Request) -> bytes:
@@ -359,6 +435,39 @@ async def _body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise HubError(
                 413,
-                f"The request body is over {MAX_BODY // 1024} KiB; ask for fewer paths at a time.",
+                f"The request body is over {MAX_BODY // 1024} KiB; ask for fewer paths (or files) at a time.",
             )
     return body
+
+
+async def _spool(request: Request, limit: int) -> IO[bytes]:
+    """The body in a temporary file (memory up to 8 MiB), at most ``limit`` bytes."""
+    from starlette.concurrency import run_in_threadpool
+
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - closed by route()
+    size = 0
+    pending: list[bytes] = []
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)  # noqa: TRY301 - closes the spool below
+            pending.append(chunk)
+            if sum(map(len, pending)) >= 1 << 20:
+                await run_in_threadpool(spooled.writelines, pending)
+                pending = []
+        if pending:
+            await run_in_threadpool(spooled.writelines, pending)
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled
+
+
+def _too_large(limit: int) -> HubError:
+    return HubError(
+        413,
+        f"The commit is over {limit // 2**20} MiB of inline content: upload large files through "
+        "LFS (huggingface_hub does for files over 10 MiB).",
+    )

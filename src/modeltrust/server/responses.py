@@ -8,6 +8,7 @@ latin-1 and one line, so messages are flattened and made ASCII-safe.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from fastapi.responses import JSONResponse
@@ -31,7 +32,13 @@ class HubError(Exception):
 
 
 def error_response(e: HubError) -> JSONResponse:
-    headers = {"X-Error-Message": header_text(e.message), **e.headers}
+    # X-Request-Id: huggingface_hub puts it in the message of the error it raises, which is
+    # what a user quotes when asking an admin to look at the server's log.
+    headers = {
+        "X-Error-Message": header_text(e.message),
+        "X-Request-Id": uuid.uuid4().hex,
+        **e.headers,
+    }
     if e.code:
         headers["X-Error-Code"] = e.code
     body = {

@@ -121,6 +121,10 @@ class GovernedHub:
         self._generation_lock = threading.Lock()
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(settings.ingest_workers, thread_name_prefix="ingest")
+        from modeltrust.server.registry import Registry
+
+        self.registry = Registry(self)
+        """Users, tokens and the repos pushed here (see :mod:`.registry`)."""
 
     def close(self) -> None:
         self._closing.set()
@@ -328,6 +332,11 @@ class GovernedHub:
             raise StorageError(f"The audit of {row.repo_id}@{row.sha} was not recorded.")
         return done
 
+    def quarantine(self, row: RevisionView) -> None:
+        """Start the audit of a revision pushed here (every blob is stored): until its verdict
+        allows it, :meth:`verdict` holds back its bytes like a first pull's."""
+        self._start((row.repo_id.lower(), row.sha), row)
+
     def ingest_of(self, repo_id: str, sha: str) -> Ingest | None:
         """The ingest of that revision running now, if any."""
         with self._guard:
@@ -395,6 +404,10 @@ class GovernedHub:
                 f"{', '.join(missing) or 'the revision'}); ask again to fetch it."
             )
         return fresh
+
+    def revision_file(self, row: RevisionView, spec: FileSpec) -> FileSpec:
+        """``spec`` as the catalogue has it now (once stored, with its SHA-256)."""
+        return self.revision(row.repo_id, row.sha).file(spec.path) or spec
 
     def blob_path(self, spec: FileSpec) -> Path | None:
         if not spec.stored or spec.sha256 is None:

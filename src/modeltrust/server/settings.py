@@ -47,6 +47,18 @@ class Settings:
     tree_page_size: int = 1000
     """Entries per page of a tree listing (the Hub's page size); more pages are linked with
     ``Link: <...>; rel="next"``."""
+    anonymous_read: bool = True
+    """Whether requests without a token may read public repos (and the mirror)."""
+    token_cache_s: float = 5.0
+    """Seconds a token, once looked up, is trusted without asking the database again: a revoked
+    token stops working within this bound."""
+    repo_info_cache_s: float = 1.0
+    """Seconds a repo's settings (private, gated) are trusted without asking the database: a
+    change made by another server process is followed within this bound."""
+    max_commit_bytes: int = 2 << 30
+    """The largest commit payload accepted (inline files, base64); LFS files do not count."""
+    commits_page_size: int = 50
+    """Commits per page of ``list_repo_commits``."""
 
     @property
     def url(self) -> str:

@@ -65,37 +65,117 @@ class BlobStore:
 
         The git blob SHA-1 needs the size before the content, so it is checked only when the
         size is known in advance (it always is for Hub files)."""
-        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=self.incoming)
-        tmp = Path(tmp_name)
+        writer = self.writer(
+            expected_sha256=expected_sha256,
+            expected_size=expected_size,
+            expected_git_oid=expected_git_oid,
+            label=label,
+        )
         try:
-            sha256 = hashlib.sha256()
-            git = hashlib.sha1(f"blob {expected_size}\0".encode()) if expected_size else None  # noqa: S324
-            size = 0
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    sha256.update(chunk)
-                    if git is not None:
-                        git.update(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = sha256.hexdigest()
-            _verify(label, digest, size, git, expected_sha256, expected_size, expected_git_oid)
-            final = self.path(digest)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp.replace(final)  # atomic: os.replace on one filesystem
-            _fsync_dir(final.parent)
-            oid = git.hexdigest() if git is not None and size == expected_size else _git_oid(final)
-            return Written(digest, oid, size)
-        except OSError as e:
-            raise StorageError(
-                f"Could not store {label} under '{self.root}': {e.strerror or e}. Free disk space "
-                "or fix the data directory's permissions, then ask again."
-            ) from e
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.finish()
+        except OSError as e:  # the chunks' source failed (a disk, a connection)
+            raise writer.disk_error(e) from e
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            writer.abort()
+
+    def writer(
+        self,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        expected_git_oid: str | None = None,
+        label: str = "blob",
+    ) -> BlobWriter:
+        """A blob written piece by piece (an upload as it arrives); see :meth:`write`."""
+        return BlobWriter(self, expected_sha256, expected_size, expected_git_oid, label)
+
+
+class BlobWriter:
+    """One blob on its way in: :meth:`write` its bytes, then :meth:`finish` (verify, fsync,
+    rename into place) or :meth:`abort` (remove the partial file; harmless after finish)."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        expected_sha256: str | None,
+        expected_size: int | None,
+        expected_git_oid: str | None,
+        label: str,
+    ) -> None:
+        self.store = store
+        self.expected = (expected_sha256, expected_size, expected_git_oid)
+        self.label = label
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self._git = (
+            hashlib.sha1(f"blob {expected_size}\0".encode())  # noqa: S324 - git's blob id
+            if expected_size and expected_git_oid
+            else None
+        )
+        try:
+            fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=store.incoming)
+        except OSError as e:
+            raise self.disk_error(e) from e
+        self._tmp = Path(name)
+        self._out = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        expected_size = self.expected[1]
+        if expected_size is not None and self.size + len(chunk) > expected_size:
+            raise IntegrityError(
+                f"{self.label}: received {self.size + len(chunk)} bytes, expected "
+                f"{expected_size}; more was sent than announced. Nothing was stored."
+            )
+        try:
+            self._out.write(chunk)
+        except OSError as e:
+            raise self.disk_error(e) from e
+        self._sha256.update(chunk)
+        if self._git is not None:
+            self._git.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> Written:
+        expected_sha256, expected_size, expected_git_oid = self.expected
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            digest = self._sha256.hexdigest()
+            _verify(
+                self.label,
+                digest,
+                self.size,
+                self._git,
+                expected_sha256,
+                expected_size,
+                expected_git_oid,
+            )
+            final = self.store.path(digest)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp.replace(final)  # atomic: os.replace on one filesystem
+            _fsync_dir(final.parent)
+        except OSError as e:
+            raise self.disk_error(e) from e
+        if self._git is not None and self.size == expected_size:
+            oid = self._git.hexdigest()
+        else:
+            oid = _git_oid(final)
+        return Written(digest, oid, self.size)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._out.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+    def disk_error(self, e: OSError) -> StorageError:
+        return StorageError(
+            f"Could not store {self.label} under '{self.store.root}': {e.strerror or e}. Free "
+            "disk space or fix the data directory's permissions, then ask again."
+        )
 
 
 def _verify(

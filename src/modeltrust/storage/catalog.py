@@ -93,6 +93,12 @@ class Catalog:
         self.engine.dispose()
 
     @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self._session() as session:
+            yield session
+
+    @contextmanager
     def _session(self) -> Iterator[Session]:
         try:
             with self._sessions.begin() as session:
@@ -141,7 +147,7 @@ class Catalog:
             if repo is None:
                 return None
             ref = s.scalar(select(RefRow).where(RefRow.repo_pk == repo.id, RefRow.name == name))
-            return None if ref is None else RefView(ref.name, ref.sha, _aware(ref.checked_at))
+            return None if ref is None else RefView(ref.name, ref.sha, aware(ref.checked_at))
 
     def save_ref(self, repo_id: str, name: str, sha: str) -> None:
         with self._session() as s:
@@ -158,7 +164,7 @@ class Catalog:
             if repo is None:
                 return ()
             rows = s.scalars(select(RefRow).where(RefRow.repo_pk == repo.id).order_by(RefRow.name))
-            return tuple(RefView(r.name, r.sha, _aware(r.checked_at)) for r in rows)
+            return tuple(RefView(r.name, r.sha, aware(r.checked_at)) for r in rows)
 
     # --- revisions and files ------------------------------------------------------------------------
 
@@ -173,7 +179,7 @@ class Catalog:
     def revision(self, repo_id: str, sha: str) -> RevisionView | None:
         with self._session() as s:
             row = self._revision(s, repo_id, sha)
-            return None if row is None else _view(row)
+            return None if row is None else revision_view(row)
 
     def save_listing(
         self, repo_id: str, sha: str, info: dict[str, Any], specs: Sequence[FileSpec]
@@ -182,7 +188,7 @@ class Catalog:
         with self._session() as s:
             existing = self._revision(s, repo_id, sha)
             if existing is not None:
-                return _view(existing)
+                return revision_view(existing)
             repo = self._ensure_repo(s, repo_id)
             row = RevisionRow(repo_pk=repo.id, sha=sha, status="listed", info_json=json.dumps(info))
             row.files = [
@@ -198,7 +204,7 @@ class Catalog:
             ]
             s.add(row)
             s.flush()
-            return _view(row)
+            return revision_view(row)
 
     def mark_stored(self, repo_id: str, sha: str, path: str, sha256: str) -> None:
         with self._session() as s:
@@ -275,7 +281,7 @@ class Catalog:
                 tuple(json.loads(audit.reasons_json)),
                 audit.report_json,
                 audit.report_html,
-                _aware(audit.created_at),
+                aware(audit.created_at),
             )
 
 
@@ -313,7 +319,7 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _view(row: RevisionRow) -> RevisionView:
+def revision_view(row: RevisionRow) -> RevisionView:
     return RevisionView(
         row.repo.repo_id,
         row.sha,
@@ -323,7 +329,7 @@ def _view(row: RevisionRow) -> RevisionView:
     )
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 

@@ -31,8 +31,15 @@ class RepoRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repo_id: Mapped[str] = mapped_column(String(200), unique=True)
-    """As the upstream spells it (``org/name``)."""
+    """As the upstream spells it (``org/name``), or as it was created here."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    kind: Mapped[str] = mapped_column(String(8), default="mirror")
+    """``mirror``: pulled through from the upstream; ``hosted``: created and pushed here, its
+    refs are the truth and the upstream is never asked about it."""
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    gated: Mapped[str] = mapped_column(String(8), default="")
+    """``""`` (open), ``auto`` (access requests granted at once) or ``manual`` (a repo admin
+    decides)."""
 
 
 class RepoAliasRow(Base):
@@ -47,8 +54,8 @@ class RepoAliasRow(Base):
 
 
 class RefRow(Base):
-    """What a branch or tag resolved to when last asked upstream: lets the server answer
-    ``main`` when the upstream is gone."""
+    """What a mirror's branch or tag resolved to when last asked upstream: lets the server
+    answer ``main`` when the upstream is gone. (A hosted repo's refs are :class:`HostedRefRow`.)"""
 
     __tablename__ = "refs"
     __table_args__ = (UniqueConstraint("repo_pk", "name"),)
@@ -74,6 +81,12 @@ class RevisionRow(Base):
     info_json: Mapped[str] = mapped_column(Text, default="{}")
     """The upstream's model info without siblings and without Xet fields."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    parents_json: Mapped[str] = mapped_column(Text, default="[]")
+    """A hosted commit's parent shas (a mirror's revisions do not record theirs)."""
+    title: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    """Who pushed a hosted commit: its uploader, who may read it while it is quarantined."""
 
     repo: Mapped[RepoRow] = relationship()
     files: Mapped[list[FileRow]] = relationship(
@@ -92,7 +105,7 @@ class FileRow(Base):
     git_oid: Mapped[str] = mapped_column(String(40))
     """The git blob SHA-1, the Hub's ``oid`` and the ETag of a regular file."""
     lfs: Mapped[bool] = mapped_column(Boolean, default=False)
-    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     """Announced upstream for LFS files; for every file once its blob is stored."""
     stored: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -121,3 +134,142 @@ class HubStateRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(96), unique=True)
+    fullname: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Administers every organisation and repo, and reviews every quarantined revision."""
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Bytes the user's own namespace may hold (None: no limit)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OrgRow(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(96), unique=True)
+    fullname: Mapped[str] = mapped_column(String(255), default="")
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Bytes the organisation's repos may hold together, counted once per distinct blob
+    (None: no limit)."""
+    private_by_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    """New repos are private unless their creator says public."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("org_pk", "user_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_pk: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8))
+    """``read``, ``write`` or ``admin`` on every repo of the organisation."""
+
+
+class RepoGrantRow(Base):
+    """A role on one repo, beyond what the namespace gives: a collaborator, or a user whose
+    access request to a gated repo was accepted (``read``)."""
+
+    __tablename__ = "repo_grants"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8))
+
+
+class AccessRequestRow(Base):
+    """A user's request to read a gated repo."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(8))
+    """``pending``, ``accepted`` or ``rejected``."""
+    fields_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    decided_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
+
+
+class TokenRow(Base):
+    """An API token. Only its SHA-256 is kept: tokens are 32 random bytes or more, so a plain
+    hash cannot be reversed or searched, and a stolen database holds no usable token."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(96))
+    role: Mapped[str] = mapped_column(String(8))
+    """``read`` or ``write``: the most this token may do, whatever its user may."""
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    """The token's first and last characters, to recognise it in a listing."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DiscussionRow(Base):
+    """A pull request (``refs/pr/N``) of a hosted repo; ``num`` counts per repo."""
+
+    __tablename__ = "discussions"
+    __table_args__ = (UniqueConstraint("repo_pk", "num"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    num: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(96))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    """``open``, ``merged`` or ``closed``."""
+    is_pull_request: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class UploadRow(Base):
+    """An LFS object uploaded to a repo and not (yet) committed: the repo may reference it.
+    (A repo may reference only blobs it was given, though the store keeps each blob once.)"""
+
+    __tablename__ = "lfs_uploads"
+    __table_args__ = (UniqueConstraint("repo_pk", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    user: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class HostedRefRow(Base):
+    """A hosted repo's branch, tag or pull request (``refs/pr/N``): the truth, not a cache. A
+    branch and a tag may share a name, as in git. A ref moves only by compare-and-set on
+    ``sha`` (see :mod:`modeltrust.storage.hosted`)."""
+
+    __tablename__ = "hosted_refs"
+    __table_args__ = (UniqueConstraint("repo_pk", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    """``branch``, ``tag`` or ``pr``."""
+    name: Mapped[str] = mapped_column(String(255))
+    sha: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """A tag's message."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,96 @@
+"""LFS transfers: ``PUT`` of an object to the signed URL the batch answer gave, and ``verify``.
+
+The upload is streamed: the event loop receives the body while a worker thread hashes and
+writes the previous megabytes (two buffers in flight), so a large upload costs about what
+writing the bytes costs. Nothing is visible before the whole object is in and its SHA-256 and
+size match the ones signed into the URL (:class:`~modeltrust.storage.blobs.BlobWriter`); a
+connection cut mid-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs, unquote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from modeltrust.errors import IntegrityError
+from modeltrust.server.responses import HubError
+from modeltrust.server.service import GovernedHub
+
+router = APIRouter(prefix="/api/modeltrust/lfs")
+_BATCH = 8 << 20
+"""Bytes handed to the writer thread at a time."""
+
+
+def _key_and_oid(request: Request, prefix: str) -> tuple[str, str]:
+    raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    rest = raw.split("?", 1)[0].removeprefix(prefix)
+    key, _, oid = rest.rpartition("/")
+    return unquote(key), oid.lower()
+
+
+@router.put("/upload/{_rest:path}")
+async def upload(request: Request, _rest: str) -> Response:
+    hub: GovernedHub = request.app.state.hub
+    key, oid = _key_and_oid(request, "/api/modeltrust/lfs/upload/")
+    params = {k: v[-1] for k, v in parse_qs(request.url.query).items()}
+    size, user = hub.registry.check_upload(key, oid, params)
+    if hub.blobs.has(oid) and hub.blobs.path(oid).stat().st_size == size:
+        async for _chunk in request.stream():  # already stored: read and drop the body
+            pass
+        await run_in_threadpool(hub.registry.record_upload, key, oid, size, user)
+        return Response(status_code=200)
+    writer = await run_in_threadpool(
+        hub.blobs.writer, expected_sha256=oid, expected_size=size, label=f"LFS object {oid}"
+    )
+    try:
+        pending: list[bytes] = []
+        held = 0
+        writing: asyncio.Future[None] | None = None
+        async for chunk in request.stream():
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= _BATCH:
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(run_in_threadpool(_write, writer, pending))
+                pending, held = [], 0
+        if writing is not None:
+            await writing
+        if pending:
+            await run_in_threadpool(_write, writer, pending)
+        await run_in_threadpool(writer.finish)
+    except IntegrityError as e:
+        raise HubError(400, str(e)) from None
+    finally:
+        await run_in_threadpool(writer.abort)
+    await run_in_threadpool(hub.registry.record_upload, key, oid, size, user)
+    return Response(status_code=200)
+
+
+def _write(writer: object, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)  # type: ignore[attr-defined]
+
+
+@router.post("/verify/{_rest:path}")
+async def verify(request: Request, _rest: str) -> Response:
+    hub: GovernedHub = request.app.state.hub
+    raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    key = unquote(raw.split("?", 1)[0].removeprefix("/api/modeltrust/lfs/verify/"))
+    body = await request.json()
+    oid, size = body.get("oid"), body.get("size")
+    if not isinstance(oid, str) or not isinstance(size, int):
+        raise HubError(422, "verify needs {oid, size}.")
+
+    def check() -> None:
+        registry = hub.registry
+        caller = registry.access.caller(request.headers.get("authorization"))
+        repo = registry.readable(caller, key)
+        registry.verify(caller, repo, oid, size)
+
+    await run_in_threadpool(check)
+    return JSONResponse({"ok": True})
