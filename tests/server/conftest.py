@@ -174,3 +174,30 @@ exceptions:
 """,
         "test",
     )
+
+
+@pytest.fixture
+def start_registry(start_hub: StartHub, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Start a hub without upstream whose accounts are seeded (tests/server/registry_fixtures.py);
+    huggingface_hub uploads over plain HTTP (Xet off, as the hub documents). ``overrides``:
+    other :class:`Settings` fields."""
+    from huggingface_hub import constants
+
+    from tests.server.registry_fixtures import Registry, seed
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+
+    def start(**overrides: Any) -> Registry:
+        settings: dict[str, Any] = {"token_cache_s": 0.0, "repo_info_cache_s": 0.0}
+        hub = start_hub(upstream_url=None, **(settings | overrides))
+        accounts = hub.app.state.hub.registry.accounts
+        if not accounts.users():
+            seed(accounts)
+        return Registry(hub, accounts)
+
+    return start
+
+
+@pytest.fixture
+def registry(start_registry: Callable[..., Any]) -> Any:
+    return start_registry()

@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from modeltrust.server.locks import KeyedLocks
+from modeltrust.storage.locks import KeyedLocks
 from tests.auditor.conftest import clean_files
 from tests.hubserver import HubServer
 from tests.server.conftest import StartHub

@@ -33,6 +33,19 @@ from tests.server.test_hub_client import (  # noqa: F401 - collected again here,
     test_restart_with_the_upstream_gone,
     test_snapshot_download_model_info_and_tree,
 )
+from tests.server.test_registry import (  # noqa: F401
+    test_a_gated_repo_needs_an_accepted_access_request,
+    test_a_private_repo_does_not_exist_for_others,
+    test_a_trojaned_push_is_never_served_to_others_and_never_run,
+    test_lfs_objects_are_shared_in_storage_but_not_between_repos,
+    test_tokens_are_stored_as_hashes_and_stop_working_when_revoked_or_expired,
+)
+from tests.server.test_registry_reliability import (  # noqa: F401
+    test_a_stale_parent_is_412_and_changes_nothing,
+    test_concurrent_commits_to_one_branch_are_serialised,
+    test_quotas_bound_what_a_namespace_holds,
+    test_two_servers_sharing_one_database_lose_no_commit,
+)
 from tests.server.test_routes import (  # noqa: F401
     canonical,
     test_a_repo_without_an_org_is_pulled_through_on_every_route,

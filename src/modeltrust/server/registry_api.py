@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from fastapi import Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from modeltrust.errors import InvalidRequestError, NotFoundError
 from modeltrust.server.access import not_found
@@ -45,6 +45,8 @@ HostedRoute = Callable[[Registry, Incoming, RepoInfo, list[str]], Response]
 def dispatch(registry: Registry, req: Incoming) -> Response | None:
     """The answer of a registry route, or None when the request is not one (the mirror's)."""
     parts, method = req.parts, req.method
+    if "/".join(parts) == NO_XET_PATH:
+        raise HubError(400, NO_XET_MESSAGE)
     if parts[:2] == ["api", "whoami-v2"] and method == "GET":
         return whoami(registry, req)
     if parts[:2] == ["api", "repos"] and len(parts) == 3:
@@ -248,6 +250,8 @@ def _match(method: str, rest: list[str]) -> HostedRoute | None:
         ("GET", "user-access-request"): access_requests,
         ("POST", "user-access-request"): handle_access_request,
         ("POST", "ask-access"): ask_access,
+        ("GET", "xet-write-token"): no_xet,
+        ("GET", "xet-read-token"): no_xet,
     }
     route = table.get((method, word))
     if route is None:
@@ -268,6 +272,8 @@ def _match(method: str, rest: list[str]) -> HostedRoute | None:
         "discussions": (1, 2) if method == "GET" else (1, 1),
         "user-access-request": (2, 2),
         "ask-access": (1, 1),
+        "xet-write-token": (1, 2),
+        "xet-read-token": (1, 2),
     }[word]
     return route if arity[0] <= len(rest) <= arity[1] else None
 
@@ -603,6 +609,7 @@ def access_requests(registry: Registry, req: Incoming, repo: RepoInfo, rest: lis
     return JSONResponse(
         [
             {
+                "requestId": str(r.id),
                 "user": {"user": r.user, "fullname": r.fullname, "email": r.email},
                 "status": r.status,
                 "timestamp": iso(r.created_at),
@@ -621,8 +628,13 @@ def handle_access_request(
     registry.access.require(req.caller, repo, "admin", "decide the access requests of")
     data = req.json()
     user = data.get("user")
+    if user is None and isinstance(data.get("requestId"), str):
+        found = [
+            r for r in registry.accounts.access_requests(repo.key) if str(r.id) == data["requestId"]
+        ]
+        user = found[0].user if found else None
     if not isinstance(user, str):
-        raise InvalidRequestError("Name the 'user'.")
+        raise InvalidRequestError("Name the 'user' (or the 'requestId').")
     action = unquote(rest[1])
     if action == "grant":
         status = "accepted"
@@ -633,6 +645,21 @@ def handle_access_request(
     registry.accounts.decide_access(repo.key, user, status, by=req.caller.name or "admin")
     registry.access.forget()
     return JSONResponse({"ok": True})
+
+
+def no_xet(registry: Registry, req: Incoming, repo: RepoInfo, rest: list[str]) -> Response:
+    """huggingface_hub 1.20 and later upload every LFS file through Xet when ``hf_xet`` is
+    installed (and ``HF_HUB_DISABLE_XET`` unset), and ``hf_xet`` asks for a token here first.
+    Its error shows the status and the URL, never our message: so the answer redirects to a URL
+    that says what to do, which answers 400 with the same words."""
+    return RedirectResponse(f"{req.base_url}{NO_XET_PATH}", status_code=307)
+
+
+NO_XET_PATH = "api/modeltrust/xet-is-not-supported-set-HF_HUB_DISABLE_XET=1-to-upload-over-http"
+NO_XET_MESSAGE = (
+    "modeltrust serve does not implement Xet storage: files are uploaded over plain HTTP (LFS). "
+    "Set HF_HUB_DISABLE_XET=1 in the environment of the program that uploads, and try again."
+)
 
 
 _MIRROR_ROUTES: frozenset[HostedRoute] = frozenset({info, tree, paths_info, refs})

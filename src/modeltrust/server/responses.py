@@ -52,6 +52,8 @@ def error_response(e: HubError) -> JSONResponse:
 
 
 def header_text(text: str, limit: int = 2000) -> str:
+    """``text`` as one line of printable ASCII (a header cannot carry control characters,
+    which names taken from requests may hold)."""
     flat = " ".join(text.split())
-    flat = flat.encode("ascii", "replace").decode("ascii")
+    flat = "".join(c if " " <= c < "\x7f" else "?" for c in flat)
     return flat if len(flat) <= limit else flat[: limit - 1] + "~"

@@ -46,11 +46,11 @@ from modeltrust.policy.model import Policy, builtin_policy
 from modeltrust.server.auditing import Auditor
 from modeltrust.server.ingest import Ingest, IngestFailedError, IngestRunning
 from modeltrust.server.listing import check_listing
-from modeltrust.server.locks import KeyedLocks
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import Upstream, UpstreamError
 from modeltrust.storage.blobs import BlobStore
 from modeltrust.storage.catalog import AuditView, Catalog, FileSpec, RevisionView
+from modeltrust.storage.locks import KeyedLocks
 from modeltrust.storage.scratch import ScratchSpace
 
 log = logging.getLogger(__name__)

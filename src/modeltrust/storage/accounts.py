@@ -143,6 +143,7 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
+    id: int
     repo_id: str
     user: str
     email: str | None
@@ -330,7 +331,7 @@ class Accounts:
             query = select(TokenRow, UserRow.name).join(UserRow, UserRow.id == TokenRow.user_pk)
             if user is not None:
                 query = query.where(UserRow.id == self._user_row(s, user).id)
-            return [_token(t, n) for t, n in s.execute(query.order_by(TokenRow.id)).tuples()]
+            return [_token(t, n) for t, n in s.execute(query.order_by(TokenRow.id))]
 
     def revoke_token(self, token_id: int) -> TokenInfo:
         with self._session() as s:
@@ -473,6 +474,7 @@ class Accounts:
                 query = query.where(AccessRequestRow.status == status)
             return [
                 AccessRequest(
+                    r.id,
                     repo.repo_id,
                     u.name,
                     u.email,
@@ -482,7 +484,7 @@ class Accounts:
                     aware(r.created_at),
                     r.decided_by,
                 )
-                for r, u in s.execute(query.order_by(AccessRequestRow.id)).tuples()
+                for r, u in s.execute(query.order_by(AccessRequestRow.id))
             ]
 
     # --- helpers --------------------------------------------------------------------------------
@@ -526,7 +528,7 @@ class Accounts:
             .join(MembershipRow, MembershipRow.user_pk == UserRow.id)
             .where(MembershipRow.org_pk == row.id)
             .order_by(UserRow.name)
-        ).tuples()
+        )
         return Org(
             row.name,
             row.fullname,
@@ -542,7 +544,7 @@ class Accounts:
             .join(MembershipRow, MembershipRow.org_pk == OrgRow.id)
             .where(MembershipRow.user_pk == user_pk)
             .order_by(OrgRow.name)
-        ).tuples()
+        )
         return tuple((n, r) for n, r in rows)  # type: ignore[misc]
 
 

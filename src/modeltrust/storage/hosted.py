@@ -15,7 +15,9 @@ A commit is visible whole or not at all, whatever kills the process when.
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from modeltrust.errors import ConflictError, InvalidRequestError, NotFoundError
 from modeltrust.storage.catalog import Catalog, FileSpec, RevisionView, aware, revision_view
 from modeltrust.storage.gitobjects import Signature, commit_oid, tree_oid
+from modeltrust.storage.locks import KeyedLocks
 from modeltrust.storage.models import (
     DiscussionRow,
     FileRow,
@@ -47,8 +50,9 @@ CONFLICT_MESSAGE = (
     "The branch was updated since you opened this page. Please refresh and try again."
 )
 """The Hub's words for a stale ``parentCommit`` (huggingface_hub's tests look for them)."""
-_ATTEMPTS = 8
-"""Times a commit without a named parent is rebuilt on a head that moved meanwhile."""
+_ATTEMPTS = 30
+"""Times a commit without a named parent is rebuilt on a head that another process moved
+meanwhile (with a growing, jittered pause between tries)."""
 
 _LFS_PATTERNS = (
     "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz", "*.h5", "*.joblib",
@@ -183,7 +187,7 @@ def check_path(path: str) -> str:
         or any(ord(c) < 32 or c == "\x7f" for c in path)
     ):
         raise InvalidRequestError(
-            f"'{path}' cannot be a path in a repo: use '/' between folders, no '.', '..' or "
+            f"{path!r} cannot be a path in a repo: use '/' between folders, no '.', '..' or "
             "'.git' parts, no backslash or control characters, at most 1024 bytes.",
             status=422,
         )
@@ -210,6 +214,9 @@ class Hosted:
     def __init__(self, catalog: Catalog, describe: Describe | None = None) -> None:
         self.catalog = catalog
         self.describe: Describe = describe or (lambda _files: {})
+        self._locks = KeyedLocks()
+        """One commit at a time per branch in this process; across processes sharing the
+        database, the ref's row lock (PostgreSQL) and compare-and-set serialise them."""
 
     # --- repos ----------------------------------------------------------------------------------
 
@@ -415,14 +422,16 @@ class Hosted:
         """Commit onto branch (or ``refs/pr/N``) ``revision``: ``build`` makes the new file list
         from the head's. ``parent``: the head the caller saw (412 if it moved). ``create_pr``:
         open pull request N from the branch's head and commit there instead."""
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             try:
-                return self._commit_once(
-                    key, revision, build, title, message, author, parent, create_pr, pr_title
-                )
+                with self._locks.hold(key.lower(), revision):
+                    return self._commit_once(
+                        key, revision, build, title, message, author, parent, create_pr, pr_title
+                    )
             except _Raced:
                 if parent is not None:
                     raise ConflictError(CONFLICT_MESSAGE, status=412) from None
+                _back_off(attempt)
         raise ConflictError(
             f"{key}@{revision} kept moving while this commit was built ({_ATTEMPTS} tries); "
             "try again.",
@@ -445,11 +454,13 @@ class Hosted:
         with self.catalog.transaction() as s:
             row = self._hosted(s, key)
             ref = s.scalar(
-                select(HostedRefRow).where(
+                select(HostedRefRow)
+                .where(
                     HostedRefRow.repo_pk == row.id,
                     HostedRefRow.name == revision,
                     HostedRefRow.kind.in_(("branch", "pr")),
                 )
+                .with_for_update()  # PostgreSQL: the next writer waits, then reads the new head
             )
             if ref is None or (create_pr and ref.kind != "branch"):
                 raise NotFoundError(
@@ -490,11 +501,12 @@ class Hosted:
 
     def squash(self, key: str, revision: str, *, message: str, author: Author) -> str:
         """Replace the history of a branch or pull request by one commit of its head's files."""
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             try:
-                return self._squash_once(key, revision, message, author)
+                with self._locks.hold(key.lower(), revision):
+                    return self._squash_once(key, revision, message, author)
             except _Raced:
-                continue
+                _back_off(attempt)
         raise ConflictError(f"{key}@{revision} kept moving while it was squashed; try again.")
 
     def _squash_once(self, key: str, revision: str, message: str, author: Author) -> str:
@@ -502,11 +514,13 @@ class Hosted:
         with self.catalog.transaction() as s:
             row = self._hosted(s, key)
             ref = s.scalar(
-                select(HostedRefRow).where(
+                select(HostedRefRow)
+                .where(
                     HostedRefRow.repo_pk == row.id,
                     HostedRefRow.name == revision,
                     HostedRefRow.kind.in_(("branch", "pr")),
                 )
+                .with_for_update()
             )
             if ref is None:
                 raise NotFoundError(
@@ -686,6 +700,10 @@ def _in_namespace(namespace: str) -> Any:
     return or_(lowered.like(pattern, escape="\\"), lowered.like("datasets/" + pattern, escape="\\"))
 
 
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter only
+
+
 def _move(s: Session, ref: HostedRefRow, head: str, sha: str, when: datetime) -> None:
     """Compare-and-set: move ``ref`` from ``head`` to ``sha``, or raise :class:`_Raced`."""
     moved = s.execute(
@@ -716,7 +734,7 @@ def _resolve(s: Session, row: RepoRow, revision: str) -> str | None:
         select(HostedRefRow.kind, HostedRefRow.sha).where(
             HostedRefRow.repo_pk == row.id, HostedRefRow.name == revision
         )
-    ).tuples()
+    )
     refs = dict(rows.all())
     for kind in ("branch", "pr", "tag"):
         if kind in refs:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -114,6 +115,7 @@ class FileRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audits"
+    __table_args__ = (Index("ix_audits_revision", "revision_pk"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision_pk: Mapped[int] = mapped_column(ForeignKey("revisions.id", ondelete="CASCADE"))
