@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect
 
 from modeltrust.errors import IntegrityError, StorageError
-from modeltrust.storage.blobs import BlobStore
+from modeltrust.storage.blobs import LocalBlobStore
 from modeltrust.storage.catalog import Catalog, FileSpec
 from modeltrust.storage.scratch import ScratchSpace
 
@@ -17,7 +17,7 @@ SHA = "a" * 40
 
 
 def test_a_blob_is_stored_under_its_sha256_and_verified(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     data = b"weights" * 1000
     digest = hashlib.sha256(data).hexdigest()
     written = store.write([data[:10], data[10:]], expected_sha256=digest, expected_size=len(data))
@@ -39,14 +39,14 @@ def test_a_blob_is_stored_under_its_sha256_and_verified(tmp_path: Path) -> None:
 def test_bytes_that_do_not_match_are_not_stored(
     tmp_path: Path, kwargs: dict[str, object], match: str
 ) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     with pytest.raises(IntegrityError, match=match):
         store.write([b"evil"], **kwargs)  # type: ignore[arg-type]
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 def test_a_broken_transfer_leaves_nothing(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
 
     def chunks() -> object:
         yield b"partial"

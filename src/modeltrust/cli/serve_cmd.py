@@ -64,6 +64,18 @@ from modeltrust.errors import MissingExtraError, UsageError
     envvar="MODELTRUST_ANONYMOUS_READ",
     help="Whether requests without a token may read public repos and the mirror.",
 )
+@click.option(
+    "--blob-store",
+    metavar="s3://BUCKET/PREFIX",
+    envvar="MODELTRUST_BLOB_STORE",
+    help="Keep blobs in an S3-compatible bucket (needs the 's3' extra) instead of --data-dir; "
+    "credentials come from the AWS environment (AWS_ACCESS_KEY_ID, a profile, a role).",
+)
+@click.option(
+    "--s3-endpoint-url",
+    envvar="MODELTRUST_S3_ENDPOINT_URL",
+    help="The S3 API's URL when it is not AWS (MinIO, Ceph...).",
+)
 def serve(
     host: str,
     port: int,
@@ -72,6 +84,8 @@ def serve(
     policy_option: str | None,
     database_url: str | None,
     anonymous_read: bool,
+    blob_store: str | None,
+    s3_endpoint_url: str | None,
 ) -> None:
     """Serve a governed, Hugging Face Hub-compatible model hub. Each repo revision is pulled
     from the upstream once, stored, audited, and its files served only if the policy allows.
@@ -105,6 +119,8 @@ def serve(
             upstream_token=os.environ.get("MODELTRUST_UPSTREAM_TOKEN") or None,
             admin_token=os.environ.get("MODELTRUST_ADMIN_TOKEN") or None,
             anonymous_read=anonymous_read,
+            blob_store=blob_store,
+            s3_endpoint_url=s3_endpoint_url,
         )
         app = create_app(settings)
     except BaseException:

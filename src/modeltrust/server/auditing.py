@@ -15,7 +15,6 @@ closed rather than serving it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -60,7 +59,7 @@ class Auditor:
         try:
             folder.mkdir()
             for spec in row.files:
-                _link(self.blobs.path(spec.sha256 or ""), folder / spec.path, subject)
+                _lay_out(self.blobs, spec.sha256 or "", folder / spec.path, subject)
             search: tuple[Path, ...] = ()
             if self.upstream is not None and self.settings.max_depth > 0:
                 search = fetch_bases(
@@ -138,14 +137,10 @@ def unscanned(row: RevisionView, scanned: set[str]) -> tuple[Finding, ...]:
     )
 
 
-def _link(source: Path, target: Path, subject: str) -> None:
-    """``target`` as a hard link to the blob (a copy where links are not possible)."""
+def _lay_out(blobs: BlobStore, sha256: str, target: Path, subject: str) -> None:
+    """``target`` as the blob's bytes: a hard link to a local blob, else a copy."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:  # another filesystem, or no hard links there
-            shutil.copyfile(source, target)
+        blobs.materialise(sha256, target)
     except OSError as e:
         raise StorageError(
             f"Could not lay out '{target.name}' of {subject} for its audit: {e.strerror or e}. "

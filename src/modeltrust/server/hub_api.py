@@ -18,7 +18,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from fastapi import Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from modeltrust.server.ingest import Ingest, IngestRunning
 from modeltrust.server.request import Gate, Incoming
@@ -41,7 +41,7 @@ def dispatch(
     body: bytes,
     base_url: str,
     *,
-    ranged: bool = False,
+    ranged: str | None = None,
     block: bool = True,
     waited: Ingest | None = None,
     authorization: str | None = None,
@@ -64,7 +64,7 @@ def dispatch(
         base_url,
         caller,
         upload,
-        ranged=ranged,
+        range_header=ranged,
         gate=Gate(block, waited),
     )
     answer = registry_dispatch(registry, request)
@@ -344,8 +344,7 @@ def serve_file(
             "GatedRepo",
             {"X-Repo-Commit": row.sha},
         )
-    blob = hub.blob_path(spec)
-    if blob is None:  # pragma: no cover - verdict() returns only once every blob is stored
+    if spec.sha256 is None or not hub.blob_stored(spec):  # pragma: no cover - see verdict()
         raise HubError(503, f"'{spec.path}' of {repo_id}@{row.sha} is not stored yet; retry.")
     etag = spec.sha256 if spec.lfs and spec.sha256 else spec.git_oid
     headers = {
@@ -365,6 +364,7 @@ def serve_file(
         headers["X-HF-Warning"] = header_text(
             f"modeltrust; {repo_id}@{row.sha[:12]} passed with warnings: {first}. Report: {report}"
         )
+    local = hub.blobs.local_path(spec.sha256)
     if spec.size <= SMALL_FILE and not request.ranged:
         # Configs, tokenizers, cards: read here, in the worker thread this request already
         # runs in. FileResponse would hop to a thread for each of stat, open, read and close,
@@ -373,16 +373,65 @@ def serve_file(
             headers["Content-Length"] = str(spec.size)
             data = b""
         else:
-            data = blob.read_bytes()
+            data = local.read_bytes() if local else hub.blobs.read(spec.sha256)
         headers["Accept-Ranges"] = "bytes"
         return Response(data, headers=headers, media_type="application/octet-stream")
-    # Large files and ranges: streamed by FileResponse, from a stat taken here (one thread hop
-    # fewer per request).
-    response = FileResponse(
-        blob, headers=headers, media_type="application/octet-stream", stat_result=blob.stat()
+    if local is not None:
+        # Large files and ranges: streamed by FileResponse, from a stat taken here (one thread
+        # hop fewer per request).
+        response = FileResponse(
+            local, headers=headers, media_type="application/octet-stream", stat_result=local.stat()
+        )
+        response.chunk_size = CHUNK
+        return response
+    return _stream(hub, spec, headers, request)
+
+
+def _stream(
+    hub: GovernedHub, spec: FileSpec, headers: dict[str, str], request: Incoming
+) -> Response:
+    """A blob that is not on this machine (an S3 store), streamed through, with one byte range
+    when the client asks for one (``Range: bytes=A-B``, ``A-``, ``-N``)."""
+    size = spec.size
+    headers["Accept-Ranges"] = "bytes"
+    span = _byte_range(request.range_header, size) if request.range_header else None
+    if isinstance(span, str):  # unsatisfiable
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    start, end = span if span else (0, size - 1)
+    length = max(0, end - start + 1)
+    headers["Content-Length"] = str(length)
+    status = 206 if span else 200
+    if span:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD" or length == 0:
+        return Response(status_code=status, headers=headers)
+    assert spec.sha256 is not None  # noqa: S101 - checked by the caller
+    return StreamingResponse(
+        hub.blobs.open(spec.sha256, start, end),
+        status_code=status,
+        headers=headers,
+        media_type="application/octet-stream",
     )
-    response.chunk_size = CHUNK
-    return response
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """One ``bytes=`` range as (first, last) byte; None for a header that is not one range
+    (the whole file is sent, as the Hub does); ``"unsatisfiable"`` past the end."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if not first:
+            count = int(last)
+            return (max(0, size - count), size - 1) if count > 0 and size else "unsatisfiable"
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
 
 
 async def route(request: Request) -> Response:
@@ -406,7 +455,7 @@ async def route(request: Request) -> Response:
         body = await _body(request)
     args = (hub, request.method, raw, request.url.query, body, str(request.base_url))
     options: dict[str, Any] = {
-        "ranged": "range" in request.headers,
+        "ranged": request.headers.get("range"),
         "authorization": request.headers.get("authorization"),
         "upload": upload,
     }

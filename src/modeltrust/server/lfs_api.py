@@ -10,6 +10,7 @@ connection cut mid-way leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from urllib.parse import parse_qs, unquote
 
 from fastapi import APIRouter, Request, Response
@@ -38,13 +39,19 @@ async def upload(request: Request, _rest: str) -> Response:
     key, oid = _key_and_oid(request, "/api/modeltrust/lfs/upload/")
     params = {k: v[-1] for k, v in parse_qs(request.url.query).items()}
     size, user = hub.registry.check_upload(key, oid, params)
-    if hub.blobs.has(oid) and hub.blobs.path(oid).stat().st_size == size:
+    if await run_in_threadpool(hub.blobs.size, oid) == size:
         async for _chunk in request.stream():  # already stored: read and drop the body
             pass
         await run_in_threadpool(hub.registry.record_upload, key, oid, size, user)
         return Response(status_code=200)
     writer = await run_in_threadpool(
-        hub.blobs.writer, expected_sha256=oid, expected_size=size, label=f"LFS object {oid}"
+        partial(
+            hub.blobs.writer,
+            expected_sha256=oid,
+            expected_size=size,
+            label=f"LFS object {oid}",
+            git_oid=False,
+        )
     )
     try:
         pending: list[bytes] = []

@@ -369,12 +369,12 @@ class Registry:
 
     def verify(self, caller: Caller, repo: RepoInfo, oid: str, size: int) -> None:
         self._require_push(caller, repo, create_pr=True)
-        if not _is_sha256(oid) or not self.hub.blobs.has(oid.lower()):
+        stored = self.hub.blobs.size(oid.lower()) if _is_sha256(oid) else None
+        if stored is None:
             raise NotFoundError(
                 f"LFS object {oid} was not uploaded to {repo.repo_id}; upload it first.",
                 code="EntryNotFound",
             )
-        stored = self.hub.blobs.path(oid.lower()).stat().st_size
         if stored != size or not self.hosted.holds(repo.key, oid.lower()):
             raise InvalidRequestError(
                 f"LFS object {oid} of {size} bytes was not uploaded to {repo.repo_id}.",
@@ -566,10 +566,9 @@ class Registry:
         spec = view.file(path)
         if spec is None or spec.sha256 is None or spec.size > limit:
             return None
-        blob = self.hub.blobs.path(spec.sha256)
         try:
-            return blob.read_bytes().decode("utf-8", "replace")
-        except OSError:
+            return self.hub.blobs.read(spec.sha256).decode("utf-8", "replace")
+        except (OSError, StorageError):
             return None
 
     def _describe(self, files: Sequence[FileSpec]) -> dict[str, Any]:
@@ -578,8 +577,8 @@ class Registry:
         if readme is None or readme.sha256 is None or readme.size > 1 << 20:
             return {}
         try:
-            text = self.hub.blobs.path(readme.sha256).read_bytes().decode("utf-8", "replace")
-        except OSError:
+            text = self.hub.blobs.read(readme.sha256).decode("utf-8", "replace")
+        except (OSError, StorageError):
             return {}
         card = parse_card(text)
         if not card.data:
@@ -604,17 +603,13 @@ def _apply(files: dict[str, FileSpec], op: Operation, repo: RepoInfo, registry: 
         assert op.spec is not None  # noqa: S101 - parse_commit sets it
         oid = op.spec.sha256 or ""
         size = op.spec.size if op.spec.size >= 0 else registry.hosted.size_of(repo.key, oid)
-        if (
-            size is None
-            or not registry.hub.blobs.has(oid)
-            or not registry.hosted.holds(repo.key, oid)
-        ):
+        stored = registry.hub.blobs.size(oid)
+        if size is None or stored is None or not registry.hosted.holds(repo.key, oid):
             raise InvalidRequestError(
                 f"'{op.path}': LFS object {oid} was not uploaded to {repo.repo_id}; upload it "
                 "through the LFS batch API first.",
                 status=422,
             )
-        stored = registry.hub.blobs.path(oid).stat().st_size
         if stored != size:
             raise InvalidRequestError(
                 f"'{op.path}': LFS object {oid} is {stored} bytes, not {size}.", status=422

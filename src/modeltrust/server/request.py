@@ -32,8 +32,8 @@ class Incoming:
     caller: Caller = ANONYMOUS
     upload: IO[bytes] | None = None
     """A commit's payload, spooled to a temporary file by the route."""
-    ranged: bool = False
-    """It asks for a byte range."""
+    range_header: str | None = None
+    """Its ``Range`` header, if any."""
     gate: Gate = field(default_factory=Gate)
 
     def json(self) -> dict[str, Any]:
@@ -47,3 +47,8 @@ class Incoming:
 
     def flag(self, name: str) -> bool:
         return self.params.get(name, ["0"])[-1].lower() in ("1", "true")
+
+    @property
+    def ranged(self) -> bool:
+        """It asks for a byte range."""
+        return self.range_header is not None

@@ -48,7 +48,7 @@ from modeltrust.server.ingest import Ingest, IngestFailedError, IngestRunning
 from modeltrust.server.listing import check_listing
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import Upstream, UpstreamError
-from modeltrust.storage.blobs import BlobStore
+from modeltrust.storage.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from modeltrust.storage.catalog import AuditView, Catalog, FileSpec, RevisionView
 from modeltrust.storage.locks import KeyedLocks
 from modeltrust.storage.scratch import ScratchSpace
@@ -79,7 +79,7 @@ class GovernedHub:
         swept = sum(space.sweep() for space in self._scratch)
         if swept:
             log.warning("removed %d scratch folder(s) left by stopped servers", swept)
-        self.blobs = BlobStore(blobs, self._scratch[0].path)
+        self.blobs = open_blob_store(settings, blobs, self._scratch[0].path)
         self.work = self._scratch[1].path
         self.catalog = Catalog(settings.url)
         self.policy: Policy = settings.policy or builtin_policy("default")
@@ -397,7 +397,7 @@ class GovernedHub:
     def _stored(self, row: RevisionView) -> RevisionView:
         """``row`` as the catalogue has it now, every blob's SHA-256 known."""
         fresh = self.catalog.revision(row.repo_id, row.sha)
-        missing = [] if fresh is None else [f.path for f in fresh.files if not self.blob_path(f)]
+        missing = [] if fresh is None else [f.path for f in fresh.files if not self.blob_stored(f)]
         if fresh is None or missing:
             raise StorageError(
                 f"{row.repo_id}@{row.sha} is not completely stored (missing: "
@@ -409,11 +409,8 @@ class GovernedHub:
         """``spec`` as the catalogue has it now (once stored, with its SHA-256)."""
         return self.revision(row.repo_id, row.sha).file(spec.path) or spec
 
-    def blob_path(self, spec: FileSpec) -> Path | None:
-        if not spec.stored or spec.sha256 is None:
-            return None
-        path = self.blobs.path(spec.sha256)
-        return path if path.is_file() else None
+    def blob_stored(self, spec: FileSpec) -> bool:
+        return bool(spec.stored and spec.sha256 and self.blobs.has(spec.sha256))
 
     def _fetch(self, row: RevisionView, spec: FileSpec, job: Ingest) -> None:
         if spec.stored and spec.sha256 and self.blobs.has(spec.sha256):
@@ -437,6 +434,13 @@ class GovernedHub:
 
     def _audit(self, row: RevisionView) -> None:
         self._auditor.audit(row)
+
+
+def open_blob_store(settings: Settings, local: Path, incoming: Path) -> BlobStore:
+    """The blob store ``settings`` name: the data directory's, or an S3 bucket."""
+    if settings.blob_store is None:
+        return LocalBlobStore(local, incoming)
+    return S3BlobStore(settings.blob_store, incoming, endpoint_url=settings.s3_endpoint_url)
 
 
 def _failed(job: Ingest, error: BaseException, hold: float) -> IngestFailedError:

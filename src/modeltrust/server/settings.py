@@ -59,6 +59,11 @@ class Settings:
     """The largest commit payload accepted (inline files, base64); LFS files do not count."""
     commits_page_size: int = 50
     """Commits per page of ``list_repo_commits``."""
+    blob_store: str | None = None
+    """Where blobs live: None for ``data_dir/blobs``; ``s3://BUCKET/PREFIX`` for an S3-compatible
+    bucket (writes in progress stay in ``data_dir``)."""
+    s3_endpoint_url: str | None = None
+    """The S3 API's URL when it is not AWS's (MinIO, Ceph...)."""
 
     @property
     def url(self) -> str:

@@ -1,12 +1,19 @@
-"""A content-addressed blob store: ``<root>/sha256/ab/cd/<sha256>``.
+"""Content-addressed blob stores: every file the hub holds, once, named by its SHA-256.
 
-A blob becomes visible only once complete and verified: bytes go to a temporary file in an
-*incoming* folder on the same filesystem, are hashed on the way, fsynced, compared with the
-expected SHA-256 (and size), and only then renamed into place with :func:`os.replace`, which is
-atomic on one filesystem. A crash (even ``kill -9``) mid-write leaves only a ``.tmp-*`` file; a
-reader never sees a partial blob. Several processes may write to one store: each gives its own
-incoming folder (a :class:`~modeltrust.storage.scratch.ScratchSpace`, which also removes what
-crashed processes left), so none removes another's writes in progress.
+:class:`BlobStore` is the interface; two backends implement it:
+
+- :class:`LocalBlobStore` (the default): ``<root>/sha256/ab/cd/<sha256>`` on this machine;
+- :class:`S3BlobStore`: objects ``<prefix>sha256/ab/cd/<sha256>`` in an S3-compatible bucket
+  (AWS S3, MinIO, Ceph, ...), for hubs whose servers share no disk (``--blob-store s3://...``).
+
+Either way a blob becomes visible only once complete and verified: bytes go to a temporary file
+in a local *incoming* folder, are hashed on the way, fsynced and compared with the expected
+SHA-256 (and size) before they are *published*: renamed into place with :func:`os.replace`
+(atomic on one filesystem), or uploaded as one object (an S3 PUT or multipart upload becomes
+visible only when it completes). A crash (even ``kill -9``) mid-write leaves only a ``.tmp-*``
+file; a reader never sees a partial blob. Several processes may write to one store: each gives
+its own incoming folder (a :class:`~modeltrust.storage.scratch.ScratchSpace`, which also removes
+what crashed processes left), so none removes another's writes in progress.
 """
 
 from __future__ import annotations
@@ -15,15 +22,20 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterable
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from modeltrust.errors import IntegrityError, StorageError
+from modeltrust.errors import IntegrityError, MissingExtraError, StorageError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 TMP_PREFIX = ".tmp-"
+CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +47,53 @@ class Written:
     size: int
 
 
-class BlobStore:
-    def __init__(self, root: Path, incoming: Path | None = None) -> None:
-        """``incoming``: where writes in progress go (this process's own folder, on the same
-        filesystem as ``root``); by default ``<root>/sha256/incoming``."""
-        self.root = root
-        self.incoming = incoming or root / "sha256" / "incoming"
-        self.incoming.mkdir(parents=True, exist_ok=True)
+def check_sha256(sha256: str) -> str:
+    if not _SHA256.fullmatch(sha256):
+        raise StorageError(f"'{sha256}' is not a SHA-256 hex digest; blobs are named by one.")
+    return sha256
 
-    def path(self, sha256: str) -> Path:
-        if not _SHA256.fullmatch(sha256):
-            raise StorageError(f"'{sha256}' is not a SHA-256 hex digest; blobs are named by one.")
-        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+def relative_key(sha256: str) -> str:
+    """``sha256/ab/cd/<sha256>``: the blob's place under a store's root or prefix."""
+    check_sha256(sha256)
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class BlobStore(ABC):
+    """Where blobs live. Writes always pass through the local ``incoming`` folder."""
+
+    incoming: Path
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the blobs are, for messages."""
+
+    @abstractmethod
+    def size(self, sha256: str) -> int | None:
+        """The blob's size, or None when it is not stored."""
 
     def has(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        return self.size(sha256) is not None
+
+    @abstractmethod
+    def local_path(self, sha256: str) -> Path | None:
+        """A file on this machine holding the blob (served and linked without a copy), or None
+        when the blob is elsewhere or not stored."""
+
+    @abstractmethod
+    def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The blob's bytes from ``start`` to ``end`` (inclusive; None: the last byte)."""
+
+    @abstractmethod
+    def materialise(self, sha256: str, target: Path) -> None:
+        """Put the blob's bytes at ``target`` (a hard link where possible; else a copy)."""
+
+    @abstractmethod
+    def _publish(self, tmp: Path, sha256: str) -> None:
+        """Make the complete, verified file ``tmp`` the blob ``sha256`` (it may be removed)."""
+
+    def read(self, sha256: str) -> bytes:
+        return b"".join(self.open(sha256))
 
     def write(
         self,
@@ -87,14 +131,182 @@ class BlobStore:
         expected_size: int | None = None,
         expected_git_oid: str | None = None,
         label: str = "blob",
+        git_oid: bool = True,
     ) -> BlobWriter:
-        """A blob written piece by piece (an upload as it arrives); see :meth:`write`."""
-        return BlobWriter(self, expected_sha256, expected_size, expected_git_oid, label)
+        """A blob written piece by piece (an upload as it arrives); see :meth:`write`.
+        ``git_oid``: also compute the git blob id (an LFS object does not need it: git names it
+        by its pointer file), which costs a second hash of the bytes."""
+        return BlobWriter(self, expected_sha256, expected_size, expected_git_oid, label, git_oid)
+
+
+class LocalBlobStore(BlobStore):
+    """``<root>/sha256/ab/cd/<sha256>`` on this machine."""
+
+    def __init__(self, root: Path, incoming: Path | None = None) -> None:
+        """``incoming``: where writes in progress go (this process's own folder, on the same
+        filesystem as ``root``); by default ``<root>/sha256/incoming``."""
+        self.root = root
+        self.incoming = incoming or root / "sha256" / "incoming"
+        self.incoming.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / relative_key(sha256)
+
+    def size(self, sha256: str) -> int | None:
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def local_path(self, sha256: str) -> Path | None:
+        path = self.path(sha256)
+        return path if path.is_file() else None
+
+    def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with self.path(sha256).open("rb") as fh:
+            fh.seek(start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
+    def materialise(self, sha256: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path(sha256), target)
+        except OSError:  # another filesystem, or no hard links there
+            shutil.copyfile(self.path(sha256), target)
+
+    def _publish(self, tmp: Path, sha256: str) -> None:
+        final = self.path(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.replace(final)  # atomic: os.replace on one filesystem
+        _fsync_dir(final.parent)
+
+
+class S3BlobStore(BlobStore):
+    """Objects ``<prefix>sha256/ab/cd/<sha256>`` in an S3-compatible bucket.
+
+    Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``, a profile, an instance
+    role); ``endpoint_url`` names a non-AWS server (MinIO...). A blob is uploaded only after it
+    was verified locally, and a multipart upload becomes one object only when it completes, so a
+    reader never sees a partial blob. Blobs never change (they are named by their content), so
+    a size once seen is remembered."""
+
+    def __init__(
+        self,
+        url: str,
+        incoming: Path,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        try:
+            import boto3
+            from boto3.s3.transfer import TransferConfig
+        except ImportError:
+            raise MissingExtraError(
+                "An S3 blob store needs boto3: pip install 'modeltrust[s3]'."
+            ) from None
+        if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
+            raise StorageError(f"'{url}' is not an S3 location; write it as s3://BUCKET/PREFIX.")
+        bucket, _, prefix = url[5:].partition("/")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.url = url
+        self.incoming = incoming
+        incoming.mkdir(parents=True, exist_ok=True)
+        self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        self._transfer = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20)
+        self._sizes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return self.url
+
+    def _key(self, sha256: str) -> str:
+        return self.prefix + relative_key(sha256)
+
+    def size(self, sha256: str) -> int | None:
+        with self._lock:
+            known = self._sizes.get(sha256)
+        if known is not None:
+            return known
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=self._key(sha256))
+        except Exception as e:
+            if _status(e) == 404:
+                return None
+            raise self._failed("look up", sha256, e) from e
+        size = int(head["ContentLength"])
+        with self._lock:
+            self._sizes[sha256] = size
+        return size
+
+    def local_path(self, sha256: str) -> Path | None:
+        return None
+
+    def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        span = f"bytes={start}-" + ("" if end is None else str(end))
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=self._key(sha256), Range=span)
+        except Exception as e:
+            raise self._failed("read", sha256, e) from e
+        body = answer["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    def materialise(self, sha256: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._client.download_file(
+                self.bucket, self._key(sha256), str(target), Config=self._transfer
+            )
+        except Exception as e:
+            raise self._failed("download", sha256, e) from e
+
+    def _publish(self, tmp: Path, sha256: str) -> None:
+        if self.has(sha256):
+            return  # content-addressed: the stored object is these bytes already
+        try:
+            self._client.upload_file(
+                str(tmp), self.bucket, self._key(sha256), Config=self._transfer
+            )
+        except Exception as e:
+            raise self._failed("upload", sha256, e) from e
+        with self._lock:
+            self._sizes[sha256] = tmp.stat().st_size
+
+    def _failed(self, what: str, sha256: str, error: Exception) -> StorageError:
+        return StorageError(
+            f"Could not {what} blob {sha256[:12]}… in {self.url}: {error}. Check the bucket, the "
+            "credentials (AWS_ACCESS_KEY_ID...) and the endpoint (--s3-endpoint-url)."
+        )
+
+
+def _status(error: Exception) -> int | None:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = response.get("Error", {}).get("Code")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return 404
+        return int(status) if status is not None else None
+    return None
 
 
 class BlobWriter:
     """One blob on its way in: :meth:`write` its bytes, then :meth:`finish` (verify, fsync,
-    rename into place) or :meth:`abort` (remove the partial file; harmless after finish)."""
+    publish) or :meth:`abort` (remove the partial file; harmless after finish)."""
 
     def __init__(
         self,
@@ -103,8 +315,10 @@ class BlobWriter:
         expected_size: int | None,
         expected_git_oid: str | None,
         label: str,
+        git_oid: bool = True,
     ) -> None:
         self.store = store
+        self.want_git_oid = git_oid
         self.expected = (expected_sha256, expected_size, expected_git_oid)
         self.label = label
         self.size = 0
@@ -153,16 +367,13 @@ class BlobWriter:
                 expected_size,
                 expected_git_oid,
             )
-            final = self.store.path(digest)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp.replace(final)  # atomic: os.replace on one filesystem
-            _fsync_dir(final.parent)
+            if self._git is not None and self.size == expected_size:
+                oid = self._git.hexdigest()
+            else:
+                oid = _git_oid(self._tmp) if self.want_git_oid else ""
+            self.store._publish(self._tmp, digest)
         except OSError as e:
             raise self.disk_error(e) from e
-        if self._git is not None and self.size == expected_size:
-            oid = self._git.hexdigest()
-        else:
-            oid = _git_oid(final)
         return Written(digest, oid, self.size)
 
     def abort(self) -> None:
@@ -173,8 +384,8 @@ class BlobWriter:
 
     def disk_error(self, e: OSError) -> StorageError:
         return StorageError(
-            f"Could not store {self.label} under '{self.store.root}': {e.strerror or e}. Free "
-            "disk space or fix the data directory's permissions, then ask again."
+            f"Could not store {self.label} under '{self.store.describe()}': {e.strerror or e}. "
+            "Free disk space or fix the data directory's permissions, then ask again."
         )
 
 
@@ -207,7 +418,7 @@ def _verify(
 def _git_oid(path: Path) -> str:
     h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # noqa: S324 - git's blob id
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
+        while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
 
