@@ -76,6 +76,14 @@ from modeltrust.errors import MissingExtraError, UsageError
     envvar="MODELTRUST_S3_ENDPOINT_URL",
     help="The S3 API's URL when it is not AWS (MinIO, Ceph...).",
 )
+@click.option(
+    "--fsync/--no-fsync",
+    default=True,
+    show_default=True,
+    envvar="MODELTRUST_FSYNC",
+    help="Flush each stored file to the disk before answering, so it survives a power cut. "
+    "--no-fsync is faster on slow disks; files are still verified before they are stored.",
+)
 def serve(
     host: str,
     port: int,
@@ -86,6 +94,7 @@ def serve(
     anonymous_read: bool,
     blob_store: str | None,
     s3_endpoint_url: str | None,
+    fsync: bool,
 ) -> None:
     """Serve a governed, Hugging Face Hub-compatible model hub. Each repo revision is pulled
     from the upstream once, stored, audited, and its files served only if the policy allows.
@@ -121,6 +130,7 @@ def serve(
             anonymous_read=anonymous_read,
             blob_store=blob_store,
             s3_endpoint_url=s3_endpoint_url,
+            fsync=fsync,
         )
         app = create_app(settings)
     except BaseException:

@@ -10,6 +10,8 @@ connection cut mid-way leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from urllib.parse import parse_qs, unquote
 
@@ -20,10 +22,13 @@ from starlette.concurrency import run_in_threadpool
 from modeltrust.errors import IntegrityError
 from modeltrust.server.responses import HubError
 from modeltrust.server.service import GovernedHub
+from modeltrust.storage.blobs import BlobWriter
 
 router = APIRouter(prefix="/api/modeltrust/lfs")
 _BATCH = 8 << 20
 """Bytes handed to the writer thread at a time."""
+_IN_FLIGHT = 64 << 20
+"""Bytes of one upload received and not yet written, at most (memory per upload)."""
 
 
 def _key_and_oid(request: Request, prefix: str) -> tuple[str, str]:
@@ -54,21 +59,7 @@ async def upload(request: Request, _rest: str) -> Response:
         )
     )
     try:
-        pending: list[bytes] = []
-        held = 0
-        writing: asyncio.Future[None] | None = None
-        async for chunk in request.stream():
-            pending.append(chunk)
-            held += len(chunk)
-            if held >= _BATCH:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(run_in_threadpool(_write, writer, pending))
-                pending, held = [], 0
-        if writing is not None:
-            await writing
-        if pending:
-            await run_in_threadpool(_write, writer, pending)
+        await _receive(request, writer)
         await run_in_threadpool(writer.finish)
     except IntegrityError as e:
         raise HubError(400, str(e)) from None
@@ -78,9 +69,38 @@ async def upload(request: Request, _rest: str) -> Response:
     return Response(status_code=200)
 
 
-def _write(writer: object, chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        writer.write(chunk)  # type: ignore[attr-defined]
+async def _receive(request: Request, writer: BlobWriter) -> None:
+    """Pass the body to ``writer`` in batches, in order, on a thread of its own. The event loop
+    never waits for the writer unless :data:`_IN_FLIGHT` bytes are queued: uvicorn stops reading
+    the socket while the app does not ask for more, so waiting on each write would stall the
+    transfer."""
+    loop = asyncio.get_running_loop()
+    queued: deque[asyncio.Future[None]] = deque()
+    pending: list[bytes] = []
+    held = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="lfs-upload") as lane:
+        try:
+            async for chunk in request.stream():
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= _BATCH:
+                    queued.append(loop.run_in_executor(lane, _write, writer, pending))
+                    pending, held = [], 0
+                    while len(queued) * _BATCH > _IN_FLIGHT:
+                        await queued.popleft()
+            if pending:
+                queued.append(loop.run_in_executor(lane, _write, writer, pending))
+            while queued:
+                await queued.popleft()
+        finally:
+            for future in queued:  # the client went away, or a write failed: drop the rest
+                future.cancel()
+
+
+def _write(writer: BlobWriter, chunks: list[bytes]) -> None:
+    # One call for the batch: hashing and writing megabytes at a time release the GIL for
+    # their whole length, and the per-chunk Python work (64 KiB chunks) disappears.
+    writer.write(b"".join(chunks))
 
 
 @router.post("/verify/{_rest:path}")

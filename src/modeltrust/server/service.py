@@ -439,7 +439,7 @@ class GovernedHub:
 def open_blob_store(settings: Settings, local: Path, incoming: Path) -> BlobStore:
     """The blob store ``settings`` name: the data directory's, or an S3 bucket."""
     if settings.blob_store is None:
-        return LocalBlobStore(local, incoming)
+        return LocalBlobStore(local, incoming, fsync=settings.fsync)
     return S3BlobStore(settings.blob_store, incoming, endpoint_url=settings.s3_endpoint_url)
 
 

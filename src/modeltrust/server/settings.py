@@ -64,6 +64,10 @@ class Settings:
     bucket (writes in progress stay in ``data_dir``)."""
     s3_endpoint_url: str | None = None
     """The S3 API's URL when it is not AWS's (MinIO, Ceph...)."""
+    fsync: bool = True
+    """Flush every blob to the disk before it is stored (a stored blob survives a power cut).
+    Off: faster on slow disks; blobs are still verified before they are stored, but one stored
+    moments before a power cut may be lost. (An S3 store never needs it.)"""
 
     @property
     def url(self) -> str:

@@ -301,8 +301,14 @@ def migrate(engine: Engine) -> None:
 
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # A pool as large as the server's worker threads (40): a request never waits for a
+        # connection, and none is opened (and set up with the pragmas below) per request. A
+        # file on this machine needs no liveness ping before each use.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_SIZE,
         )
 
         @event.listens_for(engine, "connect")
@@ -316,7 +322,11 @@ def _engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
+
+
+POOL_SIZE = 40
+"""Connections kept open: as many as the server's worker threads (anyio's default pool)."""
 
 
 def revision_view(row: RevisionRow) -> RevisionView:

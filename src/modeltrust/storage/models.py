@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -29,6 +31,8 @@ class Base(DeclarativeBase):
 
 class RepoRow(Base):
     __tablename__ = "repos"
+    # Repo ids are matched case-insensitively (as the Hub does): every lookup is by lower(id).
+    __table_args__ = (Index("ix_repos_repo_id_lower", func.lower(Column("repo_id"))),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repo_id: Mapped[str] = mapped_column(String(200), unique=True)

@@ -40,6 +40,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("message", sa.Text, nullable=False, server_default=""))
         batch.add_column(sa.Column("author", sa.String(96), nullable=True))
     op.create_index("ix_files_sha256", "files", ["sha256"])
+    op.create_index("ix_repos_repo_id_lower", "repos", [sa.text("lower(repo_id)")])
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -149,6 +150,7 @@ def downgrade() -> None:
         "users",
     ):
         op.drop_table(table)
+    op.drop_index("ix_repos_repo_id_lower", "repos")
     op.drop_index("ix_files_sha256", "files")
     with op.batch_alter_table("revisions") as batch:
         for column in ("author", "message", "title", "parents_json"):
