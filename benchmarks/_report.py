@@ -644,7 +644,11 @@ def other_benchmarks() -> str:
         ),
         (
             "- The governed hub against a static file server: "
-            "[benchmarks-serve.md](benchmarks-serve.md), from `benchmarks/bench_serve.py`.\n"
+            "[benchmarks-serve.md](benchmarks-serve.md), from `benchmarks/bench_serve.py`."
+        ),
+        (
+            "- Uploads to the governed hub against nginx's PUT: "
+            "[benchmarks-upload.md](benchmarks-upload.md), from `benchmarks/bench_upload.py`.\n"
         ),
     ]
     fairness = docs / "benchmarks-fairness.md"

@@ -107,3 +107,29 @@ def test_bad_sizes_and_durations() -> None:
     with pytest.raises(UsageError):
         parse_duration("soon")
     assert parse_duration("90d").days == 90
+
+
+def test_a_role_on_one_repo(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    from modeltrust.storage.hosted import Author, Hosted
+
+    run(capsys, data_dir, "users", "add", "alice")
+    run(capsys, data_dir, "users", "add", "bob")
+    catalog = Catalog(f"sqlite:///{data_dir / 'modeltrust.db'}")
+    try:
+        Hosted(catalog).create(
+            "alice/model",
+            private=True,
+            author=Author("alice", "a@example.com"),
+            files=[],
+        )
+    finally:
+        catalog.close()
+    assert run(capsys, data_dir, "users", "grant", "bob", "alice/model", "--role", "write")[0] == 0
+    catalog = Catalog(f"sqlite:///{data_dir / 'modeltrust.db'}")
+    try:
+        assert Accounts(catalog).repo_role("alice/model", "bob") == "write"
+    finally:
+        catalog.close()
+    assert run(capsys, data_dir, "users", "revoke", "bob", "alice/model")[0] == 0
+    code, _, err = run(capsys, data_dir, "users", "grant", "bob", "alice/absent")
+    assert code == 2 and "No repo 'alice/absent' is hosted here" in err

@@ -187,6 +187,38 @@ def users_remove(name: str, data_dir: Path | None, database_url: str | None) -> 
     _output.message(f"removed user {name} and their tokens")
 
 
+@users.command("grant")
+@click.argument("user")
+@click.argument("repo")
+@click.option(
+    "--role",
+    type=click.Choice(["read", "write", "admin"]),
+    default="read",
+    show_default=True,
+    help="USER's role on REPO, beyond what their namespace and organisations give.",
+)
+@_database_options
+def users_grant(
+    user: str, repo: str, role: str, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Give USER a role on one hosted REPO (org/name; datasets/org/name for a dataset): a
+    collaborator, or read access to a private or gated repo."""
+    with _accounts(data_dir, database_url) as accounts:
+        accounts.grant(repo, user, role)
+    _output.message(f"{user} is now {role} on {repo}")
+
+
+@users.command("revoke")
+@click.argument("user")
+@click.argument("repo")
+@_database_options
+def users_revoke(user: str, repo: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Take away USER's own role on REPO (what their organisations give stays)."""
+    with _accounts(data_dir, database_url) as accounts:
+        accounts.revoke(repo, user)
+    _output.message(f"{user} has no role of their own on {repo} any more")
+
+
 # --- organisations ---------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from modeltrust.errors import StorageError, UsageError
+from modeltrust.errors import UsageError
 from modeltrust.storage.catalog import Catalog, aware
 from modeltrust.storage.models import (
     AccessRequestRow,
@@ -518,8 +518,11 @@ class Accounts:
 
     def _repo_row(self, s: Session, repo_id: str) -> RepoRow:
         row = s.scalar(select(RepoRow).where(func.lower(RepoRow.repo_id) == repo_id.lower()))
-        if row is None:
-            raise StorageError(f"No repo '{repo_id}' is stored here.")
+        if row is None or row.kind != "hosted":
+            raise UsageError(
+                f"No repo '{repo_id}' is hosted here (a dataset is 'datasets/org/name'); roles "
+                "are given on repos pushed here, not on pulled-through mirrors."
+            )
         return row
 
     def _org(self, s: Session, row: OrgRow) -> Org:
