@@ -242,11 +242,7 @@ class Accounts:
         checked = check_role(role)
         with self._session() as s:
             org_row, user_row = self._org_row(s, org), self._user_row(s, user)
-            row = s.scalar(
-                select(MembershipRow).where(
-                    MembershipRow.org_pk == org_row.id, MembershipRow.user_pk == user_row.id
-                )
-            )
+            row = _membership(s, org_row, user_row)
             if row is None:
                 s.add(MembershipRow(org_pk=org_row.id, user_pk=user_row.id, role=checked))
             else:
@@ -255,11 +251,7 @@ class Accounts:
     def remove_member(self, org: str, user: str) -> None:
         with self._session() as s:
             org_row, user_row = self._org_row(s, org), self._user_row(s, user)
-            row = s.scalar(
-                select(MembershipRow).where(
-                    MembershipRow.org_pk == org_row.id, MembershipRow.user_pk == user_row.id
-                )
-            )
+            row = _membership(s, org_row, user_row)
             if row is None:
                 raise UsageError(f"'{user}' is not a member of '{org}'.")
             s.delete(row)
@@ -377,11 +369,7 @@ class Accounts:
         checked = check_role(role)
         with self._session() as s:
             repo, who = self._repo_row(s, repo_id), self._user_row(s, user)
-            row = s.scalar(
-                select(RepoGrantRow).where(
-                    RepoGrantRow.repo_pk == repo.id, RepoGrantRow.user_pk == who.id
-                )
-            )
+            row = _grant(s, repo.id, who.id)
             if row is None:
                 s.add(RepoGrantRow(repo_pk=repo.id, user_pk=who.id, role=checked))
             else:
@@ -390,11 +378,7 @@ class Accounts:
     def revoke(self, repo_id: str, user: str) -> None:
         with self._session() as s:
             repo, who = self._repo_row(s, repo_id), self._user_row(s, user)
-            row = s.scalar(
-                select(RepoGrantRow).where(
-                    RepoGrantRow.repo_pk == repo.id, RepoGrantRow.user_pk == who.id
-                )
-            )
+            row = _grant(s, repo.id, who.id)
             if row is not None:
                 s.delete(row)
 
@@ -452,11 +436,7 @@ class Accounts:
                 row = AccessRequestRow(repo_pk=repo.id, user_pk=who.id, fields_json="{}")
                 s.add(row)
             row.status, row.decided_by = status, by
-            grant = s.scalar(
-                select(RepoGrantRow).where(
-                    RepoGrantRow.repo_pk == repo.id, RepoGrantRow.user_pk == who.id
-                )
-            )
+            grant = _grant(s, repo.id, who.id)
             if status == "accepted":
                 self._grant_read(s, repo.id, who.id)
             elif grant is not None and grant.role == "read":
@@ -490,12 +470,7 @@ class Accounts:
     # --- helpers --------------------------------------------------------------------------------
 
     def _grant_read(self, s: Session, repo_pk: int, user_pk: int) -> None:
-        grant = s.scalar(
-            select(RepoGrantRow).where(
-                RepoGrantRow.repo_pk == repo_pk, RepoGrantRow.user_pk == user_pk
-            )
-        )
-        if grant is None:
+        if _grant(s, repo_pk, user_pk) is None:
             s.add(RepoGrantRow(repo_pk=repo_pk, user_pk=user_pk, role="read"))
 
     def _free(self, s: Session, name: str) -> None:
@@ -549,6 +524,20 @@ class Accounts:
             .order_by(OrgRow.name)
         )
         return tuple((n, r) for n, r in rows)  # type: ignore[misc]
+
+
+def _membership(s: Session, org: OrgRow, user: UserRow) -> MembershipRow | None:
+    return s.scalar(
+        select(MembershipRow).where(
+            MembershipRow.org_pk == org.id, MembershipRow.user_pk == user.id
+        )
+    )
+
+
+def _grant(s: Session, repo_pk: int, user_pk: int) -> RepoGrantRow | None:
+    return s.scalar(
+        select(RepoGrantRow).where(RepoGrantRow.repo_pk == repo_pk, RepoGrantRow.user_pk == user_pk)
+    )
 
 
 def _find_user(s: Session, name: str) -> UserRow | None:

@@ -453,29 +453,10 @@ class Hosted:
         when = datetime.now(UTC)
         with self.catalog.transaction() as s:
             row = self._hosted(s, key)
-            ref = s.scalar(
-                select(HostedRefRow)
-                .where(
-                    HostedRefRow.repo_pk == row.id,
-                    HostedRefRow.name == revision,
-                    HostedRefRow.kind.in_(("branch", "pr")),
-                )
-                .with_for_update()  # PostgreSQL: the next writer waits, then reads the new head
-            )
-            if ref is None or (create_pr and ref.kind != "branch"):
-                raise NotFoundError(
-                    f"Invalid rev id: {revision} is not a branch of {key}"
-                    + (" (a pull request starts from a branch)." if create_pr else "."),
-                    code="RevisionNotFound",
-                )
+            ref, base = _locked_head(s, row, key, revision, branch_only=create_pr)
             head = ref.sha
             if parent is not None and not head.startswith(parent.lower()):
                 raise ConflictError(CONFLICT_MESSAGE, status=412)
-            base = s.scalar(
-                select(RevisionRow).where(RevisionRow.repo_pk == row.id, RevisionRow.sha == head)
-            )
-            if base is None:  # pragma: no cover - a ref always names a stored commit
-                raise NotFoundError(f"{key}@{head} is missing.", code="RevisionNotFound")
             files = build(revision_view(base).files)
             new = self._new_revision(s, row, files, [head], title, message, author, when)
             pr_num = None
@@ -513,26 +494,8 @@ class Hosted:
         when = datetime.now(UTC)
         with self.catalog.transaction() as s:
             row = self._hosted(s, key)
-            ref = s.scalar(
-                select(HostedRefRow)
-                .where(
-                    HostedRefRow.repo_pk == row.id,
-                    HostedRefRow.name == revision,
-                    HostedRefRow.kind.in_(("branch", "pr")),
-                )
-                .with_for_update()
-            )
-            if ref is None:
-                raise NotFoundError(
-                    f"Invalid rev id: {revision} is not a branch of {key}.",
-                    code="RevisionNotFound",
-                )
+            ref, base = _locked_head(s, row, key, revision, branch_only=False)
             head = ref.sha
-            base = s.scalar(
-                select(RevisionRow).where(RevisionRow.repo_pk == row.id, RevisionRow.sha == head)
-            )
-            if base is None:  # pragma: no cover - a ref always names a stored commit
-                raise NotFoundError(f"{key}@{head} is missing.", code="RevisionNotFound")
             files = revision_view(base).files
             new = self._new_revision(s, row, files, [], message, "", author, when)
             _move(s, ref, head, new.sha, when)
@@ -698,6 +661,34 @@ def _in_namespace(namespace: str) -> Any:
     pattern = namespace.lower().replace("_", "\\_").replace("%", "\\%") + "/%"
     lowered = func.lower(RepoRow.repo_id)
     return or_(lowered.like(pattern, escape="\\"), lowered.like("datasets/" + pattern, escape="\\"))
+
+
+def _locked_head(
+    s: Session, row: RepoRow, key: str, revision: str, *, branch_only: bool
+) -> tuple[HostedRefRow, RevisionRow]:
+    """The branch (or pull request) ``revision`` and its head commit, the ref's row locked
+    (PostgreSQL: the next writer waits for this transaction, then reads the new head)."""
+    ref = s.scalar(
+        select(HostedRefRow)
+        .where(
+            HostedRefRow.repo_pk == row.id,
+            HostedRefRow.name == revision,
+            HostedRefRow.kind.in_(("branch", "pr")),
+        )
+        .with_for_update()
+    )
+    if ref is None or (branch_only and ref.kind != "branch"):
+        raise NotFoundError(
+            f"Invalid rev id: {revision} is not a branch of {key}"
+            + (" (a pull request starts from a branch)." if branch_only else "."),
+            code="RevisionNotFound",
+        )
+    base = s.scalar(
+        select(RevisionRow).where(RevisionRow.repo_pk == row.id, RevisionRow.sha == ref.sha)
+    )
+    if base is None:  # pragma: no cover - a ref always names a stored commit
+        raise NotFoundError(f"{key}@{ref.sha} is missing.", code="RevisionNotFound")
+    return ref, base
 
 
 def _back_off(attempt: int) -> None:
