@@ -183,6 +183,15 @@ def test_a_trojaned_push_is_never_served_to_others_and_never_run(
     # Its uploader and the repo's admins (alice administers acme) may still read it: to review.
     for user in ("bob", "alice", "dave"):
         assert _download(registry, repo, "model.safetensors", user, tmp_path)
+    # Opening a pull request on top of it gives a reader no way around the gate.
+    pr = registry.api("carol").create_commit(
+        repo, [CommitOperationAdd("note.txt", b"x")], commit_message="pr", create_pr=True
+    )
+    job = registry.state.ingest_of(repo, pr.oid)
+    if job is not None:
+        job.future.result(timeout=60)
+    via_pr = registry.http("GET", f"/{repo}/resolve/{pr.oid}/extra.pkl", user="carol")
+    assert via_pr.status_code == 403 and via_pr.headers["x-error-code"] == "GatedRepo"
     audit = registry.http("GET", f"/api/modeltrust/audits/{repo}/{info.oid}").json()
     assert audit["verdict"] == "fail"
     assert registry.api("alice").model_info(repo).modeltrust["verdict"] == "fail"  # type: ignore[attr-defined]

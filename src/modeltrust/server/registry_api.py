@@ -23,6 +23,7 @@ from modeltrust.server.access import not_found
 from modeltrust.server.registry import Registry, iso
 from modeltrust.server.request import Incoming
 from modeltrust.server.responses import HubError, header_text
+from modeltrust.storage.accounts import rank
 from modeltrust.storage.catalog import RevisionView
 from modeltrust.storage.hosted import (
     MAIN,
@@ -754,9 +755,11 @@ def resolve(
             "GatedRepo",
             {"X-Repo-Commit": view.sha},
         )
-    trusted = (caller.name is not None and caller.name == _author(registry, repo, view)) or (
-        registry.access.reviewer(caller, repo)
-    )
+    # Who may read a revision whatever its audit says: the repo's admins (its reviewers), and
+    # the one who pushed it if they may write to the repo. (Someone with read access only, who
+    # opened a pull request on top of a quarantined commit, waits for the verdict like everyone.)
+    uploader = caller.name is not None and caller.name == _author(registry, repo, view)
+    trusted = registry.access.reviewer(caller, repo) or (uploader and rank(role) >= rank("write"))
     return serve_file(
         registry.hub,
         repo.repo_id,
