@@ -93,14 +93,11 @@ class CommitRequest:
     operations: list[Operation] = field(default_factory=list)
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     """The Hub's timestamps: UTC with milliseconds and ``Z`` (huggingface_hub parses no other)."""
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
-
-
-iso = _iso
 
 
 class Registry:
@@ -562,9 +559,13 @@ class Registry:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def _text(self, view: RevisionView, path: str, limit: int = 1 << 20) -> str | None:
+    def _text(self, view: RevisionView, path: str) -> str | None:
         spec = view.file(path)
-        if spec is None or spec.sha256 is None or spec.size > limit:
+        return None if spec is None else self._small_text(spec)
+
+    def _small_text(self, spec: FileSpec, limit: int = 1 << 20) -> str | None:
+        """A stored file of at most ``limit`` bytes as text (None: absent, larger, unreadable)."""
+        if spec.sha256 is None or spec.size > limit:
             return None
         try:
             return self.hub.blobs.read(spec.sha256).decode("utf-8", "replace")
@@ -574,11 +575,8 @@ class Registry:
     def _describe(self, files: Sequence[FileSpec]) -> dict[str, Any]:
         """What model info shows of a commit's card: its metadata, tags and licence."""
         readme = next((f for f in files if f.path == "README.md"), None)
-        if readme is None or readme.sha256 is None or readme.size > 1 << 20:
-            return {}
-        try:
-            text = self.hub.blobs.read(readme.sha256).decode("utf-8", "replace")
-        except (OSError, StorageError):
+        text = None if readme is None else self._small_text(readme)
+        if text is None:
             return {}
         card = parse_card(text)
         if not card.data:
@@ -602,9 +600,10 @@ def _apply(files: dict[str, FileSpec], op: Operation, repo: RepoInfo, registry: 
     elif op.kind == "lfsFile":
         assert op.spec is not None  # noqa: S101 - parse_commit sets it
         oid = op.spec.sha256 or ""
-        size = op.spec.size if op.spec.size >= 0 else registry.hosted.size_of(repo.key, oid)
+        given = registry.hosted.size_of(repo.key, oid)  # None: never given to this repo
+        size = op.spec.size if op.spec.size >= 0 else given
         stored = registry.hub.blobs.size(oid)
-        if size is None or stored is None or not registry.hosted.holds(repo.key, oid):
+        if size is None or stored is None or given is None:
             raise InvalidRequestError(
                 f"'{op.path}': LFS object {oid} was not uploaded to {repo.repo_id}; upload it "
                 "through the LFS batch API first.",

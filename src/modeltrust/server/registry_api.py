@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -35,7 +34,6 @@ from modeltrust.storage.hosted import (
 
 _TYPES = {"models": "model", "datasets": "dataset"}
 _PREFIX = {"model": "", "dataset": "datasets/"}
-_SHA = re.compile(r"[0-9a-f]{40}")
 _ALWAYS_READABLE = frozenset({"README.md", ".gitattributes"})
 """Files of a gated repo anyone who may see it may read (the Hub shows the card first)."""
 
@@ -230,53 +228,11 @@ def _api_route(
 
 
 def _match(method: str, rest: list[str]) -> HostedRoute | None:
-    word = rest[0] if rest else ""
-    table: dict[tuple[str, str], HostedRoute] = {
-        ("GET", ""): info,
-        ("GET", "revision"): info,
-        ("GET", "tree"): tree,
-        ("POST", "paths-info"): paths_info,
-        ("GET", "refs"): refs,
-        ("GET", "commits"): commits,
-        ("POST", "preupload"): preupload,
-        ("POST", "commit"): commit,
-        ("PUT", "settings"): settings,
-        ("POST", "branch"): create_branch,
-        ("DELETE", "branch"): delete_branch,
-        ("POST", "tag"): create_tag,
-        ("DELETE", "tag"): delete_tag,
-        ("POST", "super-squash"): squash,
-        ("POST", "discussions"): discussions,
-        ("GET", "discussions"): discussion,
-        ("GET", "user-access-request"): access_requests,
-        ("POST", "user-access-request"): handle_access_request,
-        ("POST", "ask-access"): ask_access,
-        ("GET", "xet-write-token"): no_xet,
-        ("GET", "xet-read-token"): no_xet,
-    }
-    route = table.get((method, word))
-    if route is None:
+    found = _ROUTES.get((method, rest[0] if rest else ""))
+    if found is None:
         return None
-    arity = {
-        "": (0, 0),
-        "revision": (2, 2),
-        "tree": (2, 10_000),
-        "paths-info": (2, 2),
-        "refs": (1, 1),
-        "commits": (2, 2),
-        "preupload": (2, 2),
-        "commit": (2, 2),
-        "settings": (1, 1),
-        "branch": (2, 2),
-        "tag": (2, 2),
-        "super-squash": (2, 2),
-        "discussions": (1, 2) if method == "GET" else (1, 1),
-        "user-access-request": (2, 2),
-        "ask-access": (1, 1),
-        "xet-write-token": (1, 2),
-        "xet-read-token": (1, 2),
-    }[word]
-    return route if arity[0] <= len(rest) <= arity[1] else None
+    route, fewest, most = found
+    return route if fewest <= len(rest) <= most else None
 
 
 def _rev(rest: list[str], at: int = 1) -> str:
@@ -285,7 +241,6 @@ def _rev(rest: list[str], at: int = 1) -> str:
 
 def info(registry: Registry, req: Incoming, repo: RepoInfo, rest: list[str]) -> Response:
     view = registry.revision(repo, _rev(rest))
-    commit = registry.hosted.commits(repo.key, view.sha, limit=1)
     from modeltrust.server.hub_api import siblings
 
     body: dict[str, Any] = {
@@ -293,7 +248,7 @@ def info(registry: Registry, req: Incoming, repo: RepoInfo, rest: list[str]) -> 
         "id": repo.repo_id,
         "author": repo.namespace,
         "sha": view.sha,
-        "lastModified": iso(commit[0].date) if commit else iso(repo.created_at),
+        "lastModified": iso(view.created_at or repo.created_at),
         "createdAt": iso(repo.created_at),
         "private": repo.private,
         "gated": repo.gated or False,
@@ -663,6 +618,31 @@ NO_XET_MESSAGE = (
 )
 
 
+_ROUTES: dict[tuple[str, str], tuple[HostedRoute, int, int]] = {
+    # (method, the word after the repo id): (route, fewest and most path segments from it on)
+    ("GET", ""): (info, 0, 0),
+    ("GET", "revision"): (info, 2, 2),
+    ("GET", "tree"): (tree, 2, 10_000),
+    ("POST", "paths-info"): (paths_info, 2, 2),
+    ("GET", "refs"): (refs, 1, 1),
+    ("GET", "commits"): (commits, 2, 2),
+    ("POST", "preupload"): (preupload, 2, 2),
+    ("POST", "commit"): (commit, 2, 2),
+    ("PUT", "settings"): (settings, 1, 1),
+    ("POST", "branch"): (create_branch, 2, 2),
+    ("DELETE", "branch"): (delete_branch, 2, 2),
+    ("POST", "tag"): (create_tag, 2, 2),
+    ("DELETE", "tag"): (delete_tag, 2, 2),
+    ("POST", "super-squash"): (squash, 2, 2),
+    ("POST", "discussions"): (discussions, 1, 1),
+    ("GET", "discussions"): (discussion, 1, 2),
+    ("GET", "user-access-request"): (access_requests, 2, 2),
+    ("POST", "user-access-request"): (handle_access_request, 2, 2),
+    ("POST", "ask-access"): (ask_access, 1, 1),
+    ("GET", "xet-write-token"): (no_xet, 1, 2),
+    ("GET", "xet-read-token"): (no_xet, 1, 2),
+}
+
 _MIRROR_ROUTES: frozenset[HostedRoute] = frozenset({info, tree, paths_info, refs})
 """Routes the mirror answers for a model repo that is not hosted here."""
 
@@ -758,7 +738,7 @@ def resolve(
     # Who may read a revision whatever its audit says: the repo's admins (its reviewers), and
     # the one who pushed it if they may write to the repo. (Someone with read access only, who
     # opened a pull request on top of a quarantined commit, waits for the verdict like everyone.)
-    uploader = caller.name is not None and caller.name == _author(registry, repo, view)
+    uploader = caller.name is not None and caller.name == view.author
     trusted = registry.access.reviewer(caller, repo) or (uploader and rank(role) >= rank("write"))
     return serve_file(
         registry.hub,
@@ -769,12 +749,3 @@ def resolve(
         bypass_gate=trusted,
         prefix=_PREFIX[repo.repo_type],
     )
-
-
-def _author(registry: Registry, repo: RepoInfo, view: RevisionView) -> str | None:
-    found = registry.hosted.commits(repo.key, view.sha, limit=1)
-    return found[0].author if found else None
-
-
-def sha_like(text: str) -> bool:
-    return bool(_SHA.fullmatch(text))

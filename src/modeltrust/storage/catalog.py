@@ -49,6 +49,10 @@ class RevisionView:
     status: str
     info: dict[str, Any]
     files: tuple[FileSpec, ...]
+    author: str | None = None
+    """Who pushed a hosted commit (None for a mirror's revision)."""
+    created_at: datetime | None = None
+    """When the revision was stored: a hosted commit's date."""
 
     def file(self, path: str) -> FileSpec | None:
         for f in self.files:
@@ -336,6 +340,8 @@ def revision_view(row: RevisionRow) -> RevisionView:
         row.status,
         json.loads(row.info_json),
         tuple(FileSpec(f.path, f.size, f.git_oid, f.lfs, f.sha256, f.stored) for f in row.files),
+        row.author,
+        aware(row.created_at),
     )
 
 

@@ -581,7 +581,9 @@ class Hosted:
                     )
                 s.add(HostedRefRow(repo_pk=row.id, name=f"refs/pr/{num}", sha=head, kind="pr"))
             s.flush()
-            return Discussion(num, title, author, "open", is_pr, when_now(), f"refs/pr/{num}")
+            return Discussion(
+                num, title, author, "open", is_pr, datetime.now(UTC), f"refs/pr/{num}"
+            )
 
     def discussion(self, key: str, num: int) -> Discussion | None:
         with self.catalog.transaction() as s:
@@ -704,10 +706,6 @@ def _move(s: Session, ref: HostedRefRow, head: str, sha: str, when: datetime) ->
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise _Raced
-
-
-def when_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _repo(s: Session, key: str) -> RepoRow | None:
