@@ -3,7 +3,6 @@ revision as recorded, under the server's current policy when there is one, else 
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from urllib.parse import unquote
@@ -71,10 +70,8 @@ def reaudit(request: Request, _rest: str) -> Response:
             "Re-audits are disabled on this hub: start it with MODELTRUST_ADMIN_TOKEN set and "
             "send that token as 'Authorization: Bearer ...'.",
         )
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry any byte.
-    given = token.strip().encode("utf-8", "surrogateescape")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected.encode()):
+    caller = hub.registry.access.caller(request.headers.get("authorization"))
+    if not caller.server_admin:
         raise HubError(401, "A re-audit needs this hub's admin token as 'Authorization: Bearer'.")
     repo_id, revision, _ = _target(request, allow_html=False)
     return _document(hub.reaudit(repo_id, revision))
