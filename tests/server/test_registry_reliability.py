@@ -223,3 +223,103 @@ def test_sigkill_mid_upload_keeps_what_was_acknowledged_and_nothing_half(
     assert newest.title == "Upload kept.bin with huggingface_hub"
     got = httpx2.get(f"{url}/{repo}/resolve/main/kept.bin", headers=ALICE)
     assert got.content == b"\1" * 5000
+
+
+def _lfs_put(url: str, repo: str, data: bytes) -> tuple[str, dict[str, Any]]:
+    """The LFS batch and PUT huggingface_hub makes; returns the oid and the batch's object."""
+    oid = hashlib.sha256(data).hexdigest()
+    batch = httpx2.post(
+        f"{url}/{repo}.git/info/lfs/objects/batch",
+        headers=ALICE,
+        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+    ).json()["objects"][0]
+    put = httpx2.put(batch["actions"]["upload"]["href"], content=data, timeout=30)
+    assert put.status_code == 200, put.text
+    return oid, batch
+
+
+def _commit_lfs(url: str, repo: str, path: str, oid: str, size: int) -> httpx2.Response:
+    lines = [
+        {"key": "header", "value": {"summary": f"add {path}"}},
+        {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}},
+    ]
+    return httpx2.post(
+        f"{url}/api/models/{repo}/commit/main",
+        headers=ALICE | {"content-type": "application/x-ndjson"},
+        content=b"\n".join(json.dumps(line).encode() for line in lines),
+        timeout=60,
+    )
+
+
+def test_an_upload_is_answered_before_the_disk_flush_and_its_commit_after(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PUT does not wait for the disk; the commit that references the object does, so a
+    commit never acknowledges a file a power cut could take back."""
+    from modeltrust.storage.blobs import LocalBlobStore
+
+    events: list[str] = []
+    gate = threading.Event()
+    flush = LocalBlobStore._flush_and_publish
+
+    def held(self: LocalBlobStore, tmp: Path, sha256: str) -> None:
+        assert gate.wait(30)
+        flush(self, tmp, sha256)
+        events.append("flushed")
+
+    monkeypatch.setattr(LocalBlobStore, "_flush_and_publish", held)
+    repo = registry.api("alice").create_repo("flushed").repo_id
+    data = b"\7" * (3 << 20)
+    oid, batch = _lfs_put(registry.url, repo, data)  # answered while the flush is held
+    verify = httpx2.post(
+        batch["actions"]["verify"]["href"], headers=ALICE, json={"oid": oid, "size": len(data)}
+    )
+    assert verify.status_code == 200, verify.text
+    threading.Timer(0.3, lambda: (events.append("released"), gate.set())).start()
+    committed = _commit_lfs(registry.url, repo, "w.bin", oid, len(data))
+    events.append("committed")
+    assert committed.status_code == 200, committed.text
+    assert events == ["released", "flushed", "committed"]
+    blobs = registry.state.blobs
+    assert blobs.path(oid).read_bytes() == data
+
+
+def test_another_server_waits_for_an_upload_still_being_flushed(
+    registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers on one data directory: the object one of them answered is visible to the
+    other once flushed; its verify and commit wait for it rather than refuse."""
+    from modeltrust.storage.blobs import LocalBlobStore
+
+    gate = threading.Event()
+    flush = LocalBlobStore._flush_and_publish
+
+    def held(self: LocalBlobStore, tmp: Path, sha256: str) -> None:
+        assert gate.wait(30)
+        flush(self, tmp, sha256)
+
+    monkeypatch.setattr(LocalBlobStore, "_flush_and_publish", held)
+    repo = registry.api("alice").create_repo("two-servers").repo_id
+    other, url = _serve(
+        tmp_path / "data", tmp_path / "second.log", registry.hub.settings.database_url
+    )
+    try:
+        data = b"\3" * (2 << 20)
+        oid, _batch = _lfs_put(registry.url, repo, data)
+        threading.Timer(0.5, gate.set).start()
+        started = time.monotonic()
+        verify = httpx2.post(
+            f"{url}/api/modeltrust/lfs/verify/{repo}",
+            headers=ALICE,
+            json={"oid": oid, "size": len(data)},
+            timeout=60,
+        )
+        assert verify.status_code == 200, verify.text
+        assert time.monotonic() - started >= 0.4  # it waited for the flush
+        committed = _commit_lfs(url, repo, "w.bin", oid, len(data))
+        assert committed.status_code == 200, committed.text
+    finally:
+        other.send_signal(signal.SIGTERM)
+        other.wait(timeout=30)
+    got = httpx2.get(f"{registry.url}/{repo}/resolve/main/w.bin", headers=ALICE, timeout=30)
+    assert got.status_code in (200, 503)  # 503: its audit may still run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,93 @@ def test_the_catalogue_migrates_and_survives_a_reopen(
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="Could not open or migrate the database"):
         Catalog(f"sqlite:///{tmp_path / 'missing-dir' / 'x' / 'db.sqlite'}")
+
+
+def test_many_chunks_are_written_in_order_whatever_each_writev_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload's batch goes down in one ``writev``; a short write, and more buffers than one
+    call takes (Linux: 1024), still store every byte in order."""
+    import os
+
+    real = os.writev
+    calls: list[int] = []
+
+    def short_writev(fd: int, buffers: list[memoryview]) -> int:
+        calls.append(len(buffers))
+        return real(fd, buffers[:3]) if len(buffers) > 3 else real(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    chunks = [bytes([i % 251]) * (i % 7) for i in range(3000)]  # some empty
+    data = b"".join(chunks)
+    digest = hashlib.sha256(data).hexdigest()
+    store = LocalBlobStore(tmp_path)
+    writer = store.writer(expected_sha256=digest, expected_size=len(data), git_oid=False)
+    writer.write_many(chunks[:1500])
+    writer.write_many(chunks[1500:])
+    assert writer.finish().sha256 == digest
+    assert store.path(digest).read_bytes() == data
+    assert max(calls) <= 1024 and len(calls) > 2
+
+
+def _gated_flush(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold every background flush until the returned event is set."""
+    gate = threading.Event()
+    flush = LocalBlobStore._flush_and_publish
+
+    def held(self: LocalBlobStore, tmp: Path, sha256: str) -> None:
+        assert gate.wait(30)
+        flush(self, tmp, sha256)
+
+    monkeypatch.setattr(LocalBlobStore, "_flush_and_publish", held)
+    return gate
+
+
+def test_a_blob_flushed_later_counts_at_once_and_is_published_once_on_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = _gated_flush(monkeypatch)
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = b"upload" * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    writer = store.writer(expected_sha256=digest, expected_size=len(data), git_oid=False)
+    writer.write(data)
+    writer.finish(flush_later=True)
+    writer.abort()  # what the route always does: harmless once the flush owns the file
+    assert store.size(digest) == len(data)  # a second upload of it is not asked for
+    assert not store.path(digest).exists()  # not published before it is on the disk
+    settled = threading.Event()
+    waiter = threading.Thread(target=lambda: (store.settle([digest]), settled.set()))
+    waiter.start()
+    assert not settled.wait(0.3)  # a commit waits for the flush
+    gate.set()
+    waiter.join(10)
+    assert settled.is_set()
+    assert store.path(digest).read_bytes() == data
+    assert not list(store.incoming.iterdir())
+
+
+def test_a_failed_background_flush_stores_nothing_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    go = threading.Event()
+
+    def broken(fd: int) -> None:
+        assert go.wait(30)  # fails only once the commit below waits for it
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = b"lost" * 100
+    digest = hashlib.sha256(data).hexdigest()
+    writer = store.writer(expected_sha256=digest, expected_size=len(data), git_oid=False)
+    writer.write(data)
+    writer.finish(flush_later=True)
+    threading.Timer(0.2, go.set).start()
+    with pytest.raises(StorageError, match=r"Input/output error.*upload the file again"):
+        store.settle([digest])
+    assert store.size(digest) is None
+    assert not store.path(digest).exists()
+    assert not list(store.incoming.iterdir())

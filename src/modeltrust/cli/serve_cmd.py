@@ -81,7 +81,8 @@ from modeltrust.errors import MissingExtraError, UsageError
     default=True,
     show_default=True,
     envvar="MODELTRUST_FSYNC",
-    help="Flush each stored file to the disk before answering, so it survives a power cut. "
+    help="Flush each stored file to the disk before it is published, and each uploaded file "
+    "before the commit that references it is answered, so it survives a power cut. "
     "--no-fsync is faster on slow disks; files are still verified before they are stored.",
 )
 def serve(

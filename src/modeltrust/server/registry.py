@@ -74,6 +74,9 @@ MAX_LINE = 16 * 1024 * 1024
 SAMPLE_BYTES = 512
 UPLOAD_URL_TTL = 24 * 3600
 """Seconds a signed upload URL stays valid."""
+UPLOAD_SETTLE_S = 30.0
+"""How long a commit or verify waits for an LFS object another server answered to become
+visible in the shared store (it is flushed to the disk first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +369,8 @@ class Registry:
 
     def verify(self, caller: Caller, repo: RepoInfo, oid: str, size: int) -> None:
         self._require_push(caller, repo, create_pr=True)
+        if _is_sha256(oid):
+            self._await_uploads(repo, [oid.lower()], settle=False)
         stored = self.hub.blobs.size(oid.lower()) if _is_sha256(oid) else None
         if stored is None:
             raise NotFoundError(
@@ -471,6 +476,15 @@ class Registry:
     ) -> CommitResult:
         self._require_push(caller, repo, create_pr=create_pr)
         author = self._author(caller)
+        self._await_uploads(
+            repo,
+            [
+                op.spec.sha256
+                for op in request.operations
+                if op.spec and op.spec.sha256 and op.kind == "lfsFile"
+            ],
+            settle=True,
+        )
 
         def build(head: tuple[FileSpec, ...]) -> list[FileSpec]:
             files = {f.path: f for f in head}
@@ -492,6 +506,22 @@ class Registry:
         )
         self.hub.quarantine(result.revision)
         return result
+
+    def _await_uploads(self, repo: RepoInfo, oids: Sequence[str], *, settle: bool) -> None:
+        """Wait for LFS objects uploaded to ``repo`` to be stored. ``settle``: also for the
+        ones this server is still flushing to the disk (a commit must not reference a blob a
+        power cut could lose). An upload another server answered is visible here once that
+        server has flushed it (a shared store): wait for it a while rather than refuse."""
+        if not oids:
+            return
+        if settle:
+            self.hub.blobs.settle(oids)
+        deadline = time.monotonic() + UPLOAD_SETTLE_S
+        for oid in oids:
+            while self.hub.blobs.size(oid) is None and self.hosted.holds(repo.key, oid):
+                if time.monotonic() > deadline:
+                    return  # the caller's check says what is missing
+                time.sleep(0.1)
 
     def _check_quota(
         self, repo: RepoInfo, files: Sequence[FileSpec], head: Sequence[FileSpec]

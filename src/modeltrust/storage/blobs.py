@@ -11,7 +11,10 @@ in a local *incoming* folder, are hashed on the way, fsynced and compared with t
 SHA-256 (and size) before they are *published*: renamed into place with :func:`os.replace`
 (atomic on one filesystem), or uploaded as one object (an S3 PUT or multipart upload becomes
 visible only when it completes). A crash (even ``kill -9``) mid-write leaves only a ``.tmp-*``
-file; a reader never sees a partial blob. Several processes may write to one store: each gives
+file; a reader never sees a partial blob. An upload may leave the flush to the background
+(:meth:`BlobWriter.finish` with ``flush_later``): the blob counts as stored at once for this
+process, is published once on the disk, and :meth:`BlobStore.settle` waits for that (a commit
+does, before it references the blob). Several processes may write to one store: each gives
 its own incoming folder (a :class:`~modeltrust.storage.scratch.ScratchSpace`, which also removes
 what crashed processes left), so none removes another's writes in progress.
 """
@@ -26,8 +29,8 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +98,17 @@ class BlobStore(ABC):
     def _publish(self, tmp: Path, sha256: str) -> None:
         """Make the complete, verified file ``tmp`` the blob ``sha256`` (it may be removed)."""
 
+    def _publish_later(self, tmp: Path, sha256: str, size: int) -> None:
+        """Flush ``tmp`` to the disk and publish it in the background (:meth:`settle` waits);
+        a store without a background flush publishes it now."""
+        self._publish(tmp, sha256)
+
+    def settle(self, sha256s: Iterable[str]) -> None:
+        """Return once each of these blobs that this process is still flushing is on the disk
+        and published; raise :class:`StorageError` if that failed (the blob is then not
+        stored). Blobs not being flushed are not waited for."""
+        del sha256s  # this store publishes every blob at once: nothing to wait for
+
     def read(self, sha256: str) -> bytes:
         return b"".join(self.open(sha256))
 
@@ -154,6 +168,9 @@ class LocalBlobStore(BlobStore):
         self.incoming = incoming or root / "sha256" / "incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self._flushing: dict[str, tuple[int, Future[None]]] = {}
+        """Blobs verified and being flushed (still in ``incoming``): sha256 -> (size, flush)."""
+        self._lock = threading.Lock()
 
     def describe(self) -> str:
         return str(self.root)
@@ -162,16 +179,54 @@ class LocalBlobStore(BlobStore):
         return self.root / relative_key(sha256)
 
     def size(self, sha256: str) -> int | None:
+        with self._lock:
+            flushing = self._flushing.get(sha256)
+        if flushing is not None:
+            return flushing[0]
         try:
             return self.path(sha256).stat().st_size
         except FileNotFoundError:
             return None
 
     def local_path(self, sha256: str) -> Path | None:
+        self.settle((sha256,))
         path = self.path(sha256)
         return path if path.is_file() else None
 
+    def _publish_later(self, tmp: Path, sha256: str, size: int) -> None:
+        with self._lock:
+            if sha256 in self._flushing:  # the same bytes are on their way already
+                tmp.unlink(missing_ok=True)
+                return
+            flush = _FLUSHERS.submit(self._flush_and_publish, tmp, sha256)
+            self._flushing[sha256] = (size, flush)
+
+    def _flush_and_publish(self, tmp: Path, sha256: str) -> None:
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._publish(tmp, sha256)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(
+                f"Could not flush blob {sha256[:12]}… to '{self.root}': {e.strerror or e}. "
+                "Free disk space or fix the data directory, then upload the file again."
+            ) from e
+        finally:
+            with self._lock:
+                self._flushing.pop(sha256, None)
+
+    def settle(self, sha256s: Iterable[str]) -> None:
+        with self._lock:
+            flushes = [f for s in sha256s if (f := self._flushing.get(s)) is not None]
+        for _size, flush in flushes:
+            flush.result()
+
     def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        self.settle((sha256,))
         with self.path(sha256).open("rb") as fh:
             fh.seek(start)
             left = None if end is None else end - start + 1
@@ -184,6 +239,7 @@ class LocalBlobStore(BlobStore):
                 yield chunk
 
     def materialise(self, sha256: str, target: Path) -> None:
+        self.settle((sha256,))
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(self.path(sha256), target)
@@ -316,6 +372,9 @@ _PARALLEL = 1 << 20
 """From this size up, a piece is hashed in another thread while it is written: both release the
 GIL, so the hash (about a second a GiB here) and the copy to the page cache overlap."""
 _HASHERS = ThreadPoolExecutor(4, thread_name_prefix="blob-hash")
+_FLUSHERS = ThreadPoolExecutor(4, thread_name_prefix="blob-flush")
+"""Background flushes (:meth:`BlobStore.settle`); joined when the interpreter exits, so a
+server that stops cleanly publishes every upload it verified."""
 
 
 class BlobWriter:
@@ -348,36 +407,51 @@ class BlobWriter:
             raise self.disk_error(e) from e
         self._tmp = Path(name)
         self._out = os.fdopen(fd, "wb")
+        self._handed_over = False
 
     def write(self, chunk: bytes) -> None:
+        self.write_many((chunk,))
+
+    def write_many(self, chunks: Sequence[bytes]) -> None:
+        """Append ``chunks`` in order: one system call for all of them (no copy joins them),
+        hashed in another thread meanwhile when they are large."""
+        length = sum(len(c) for c in chunks)
         expected_size = self.expected[1]
-        if expected_size is not None and self.size + len(chunk) > expected_size:
+        if expected_size is not None and self.size + length > expected_size:
             raise IntegrityError(
-                f"{self.label}: received {self.size + len(chunk)} bytes, expected "
+                f"{self.label}: received {self.size + length} bytes, expected "
                 f"{expected_size}; more was sent than announced. Nothing was stored."
             )
-        hashing = _HASHERS.submit(self._hash, chunk) if len(chunk) >= _PARALLEL else None
+        hashing = _HASHERS.submit(self._hash, chunks) if length >= _PARALLEL else None
         try:
-            self._out.write(chunk)
+            if len(chunks) == 1:
+                self._out.write(chunks[0])
+            else:
+                self._out.flush()
+                _write_all(self._out.fileno(), chunks)
         except OSError as e:
             raise self.disk_error(e) from e
         finally:
             if hashing is not None:
                 hashing.result()
         if hashing is None:
-            self._hash(chunk)
-        self.size += len(chunk)
+            self._hash(chunks)
+        self.size += length
 
-    def _hash(self, chunk: bytes) -> None:
-        self._sha256.update(chunk)
-        if self._git is not None:
-            self._git.update(chunk)
+    def _hash(self, chunks: Sequence[bytes]) -> None:
+        for chunk in chunks:
+            self._sha256.update(chunk)
+            if self._git is not None:
+                self._git.update(chunk)
 
-    def finish(self) -> Written:
+    def finish(self, *, flush_later: bool = False) -> Written:
+        """Verify and publish the blob. ``flush_later``: do not wait for the disk; the store
+        flushes and publishes it in the background, and :meth:`BlobStore.settle` waits for that
+        (what a commit does before it references the blob)."""
         expected_sha256, expected_size, expected_git_oid = self.expected
         try:
             self._out.flush()
-            if self.store.fsync:
+            if self.store.fsync and not flush_later:
                 os.fsync(self._out.fileno())
             self._out.close()
             digest = self._sha256.hexdigest()
@@ -394,7 +468,11 @@ class BlobWriter:
                 oid = self._git.hexdigest()
             else:
                 oid = _git_oid(self._tmp) if self.want_git_oid else ""
-            self.store._publish(self._tmp, digest)
+            if flush_later and self.store.fsync:
+                self.store._publish_later(self._tmp, digest, self.size)
+                self._handed_over = True
+            else:
+                self.store._publish(self._tmp, digest)
         except OSError as e:
             raise self.disk_error(e) from e
         return Written(digest, oid, self.size)
@@ -402,8 +480,9 @@ class BlobWriter:
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self._out.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+        if not self._handed_over:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
 
     def disk_error(self, e: OSError) -> StorageError:
         return StorageError(
@@ -436,6 +515,29 @@ def _verify(
             f"{label}: git blob id {git.hexdigest()} does not match the announced "
             f"{expected_git_oid}. Nothing was stored."
         )
+
+
+def _write_all(fd: int, chunks: Sequence[bytes]) -> None:
+    """Write every byte of ``chunks`` to ``fd``, in as few system calls as the OS allows."""
+    if not hasattr(os, "writev"):  # Windows
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        return
+    views = [memoryview(c) for c in chunks if c]
+    first = 0
+    while first < len(views):
+        done = os.writev(fd, views[first : first + _IOV_MAX])
+        while first < len(views) and done >= len(views[first]):
+            done -= len(views[first])
+            first += 1
+        if done:
+            views[first] = views[first][done:]
+
+
+_IOV_MAX = 1024
+"""Buffers one ``writev`` takes at most (Linux's IOV_MAX)."""
 
 
 def _git_oid(path: Path) -> str:
