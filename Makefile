@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_formats.py
 	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_upload.py
+	$(BIN)/python benchmarks/bench_catalogue.py
 	$(BIN)/python benchmarks/bench_scan.py
 
 clean:

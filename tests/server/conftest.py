@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from modeltrust.policy.model import Policy, parse_policy
-from modeltrust.server.app import create_app
 from modeltrust.server.settings import Settings
+from modeltrust.web import create_app
 from tests.auditor.conftest import clean_files, trojan_files
 from tests.hubserver import HubServer
 

@@ -2,7 +2,8 @@
 the database (first pull, a background first pull, the gate, concurrent requests, a restart,
 repo ids without an org, a renamed repo, several servers on one database following each other's
 re-audits, a verdict read just before a re-audit),
-run again with ``--database-url`` pointing at PostgreSQL.
+reviews, webhooks and the audit trail (its chain under concurrent writers), run again with
+``--database-url`` pointing at PostgreSQL.
 
 ``.ci/run`` starts a server from Debian's postgresql package (``.ci/postgres.sh``) and sets
 ``MODELTRUST_TEST_POSTGRES_URL`` to a role that may create databases; each test gets a database of
@@ -46,6 +47,11 @@ from tests.server.test_registry_reliability import (  # noqa: F401
     test_quotas_bound_what_a_namespace_holds,
     test_two_servers_sharing_one_database_lose_no_commit,
 )
+from tests.server.test_review import (  # noqa: F401
+    receiver,
+    test_an_approval_serves_a_failed_revision_and_a_denial_withdraws_it,
+    test_webhooks_are_signed_and_retried_until_delivered,
+)
 from tests.server.test_routes import (  # noqa: F401
     canonical,
     test_a_repo_without_an_org_is_pulled_through_on_every_route,
@@ -57,6 +63,12 @@ from tests.server.test_shared_database import (  # noqa: F401
 )
 from tests.server.test_storage import (  # noqa: F401
     test_the_catalogue_migrates_and_survives_a_reopen,
+)
+from tests.server.test_trail import (  # noqa: F401
+    test_a_changed_or_removed_entry_is_named,
+    test_concurrent_writers_never_fork_the_chain,
+    test_entries_chain_and_verify,
+    trail_catalog,
 )
 from tests.server.test_upstream_trouble import (  # noqa: F401
     test_a_renamed_repo_is_listed_once_and_served_without_upstream,

@@ -56,6 +56,8 @@ COMMANDS: dict[str, str] = {
     "users": "modeltrust.cli.admin_cmd:users",
     "orgs": "modeltrust.cli.admin_cmd:orgs",
     "tokens": "modeltrust.cli.admin_cmd:tokens",
+    "trail": "modeltrust.cli.review_cmd:trail",
+    "webhooks": "modeltrust.cli.review_cmd:webhooks",
 }
 """Every command, as ``module:click command``. A command's module is imported only when that
 command runs (or help lists it), so ``modeltrust scan`` never pays for the other commands'

@@ -8,65 +8,23 @@ the database is an admin anyway. A running server follows a change within a few 
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 import click
 
 from modeltrust.cli import _output
-from modeltrust.errors import MissingExtraError, UsageError
-
-if TYPE_CHECKING:
-    from modeltrust.storage.accounts import Accounts
+from modeltrust.cli._hubdb import accounts as _accounts
+from modeltrust.cli._hubdb import database_options as _database_options
+from modeltrust.cli._hubdb import emit as _emit
+from modeltrust.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., object])
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?")
 _DURATION = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
-
-
-def _database_options(func: F) -> F:
-    func = click.option(
-        "--database-url",
-        envvar="MODELTRUST_DATABASE_URL",
-        help="The hub's database (as given to 'modeltrust serve'); default: SQLite in --data-dir.",
-    )(func)
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="MODELTRUST_DATA_DIR",
-        help="The hub's data directory (as given to 'modeltrust serve').",
-    )(func)
-
-
-@contextmanager
-def _accounts(data_dir: Path | None, database_url: str | None) -> Iterator[Accounts]:
-    try:
-        from modeltrust.storage.accounts import Accounts
-        from modeltrust.storage.catalog import Catalog
-    except ImportError as e:
-        raise MissingExtraError(
-            f"Managing the hub's accounts needs the 'serve' extra ({e.name} is missing): "
-            "pip install 'modeltrust[serve]'."
-        ) from None
-    if database_url is None:
-        if data_dir is None:
-            raise UsageError("Name the hub: --data-dir DIR (or --database-url URL).")
-        if not (data_dir / "modeltrust.db").is_file():
-            raise UsageError(
-                f"'{data_dir}' holds no hub database (modeltrust.db): check --data-dir, or start "
-                "'modeltrust serve --data-dir' there once to create it."
-            )
-        database_url = f"sqlite:///{data_dir / 'modeltrust.db'}"
-    catalog = Catalog(database_url)
-    try:
-        yield Accounts(catalog)
-    finally:
-        catalog.close()
 
 
 def _when(moment: datetime | None) -> str:
@@ -92,21 +50,6 @@ def parse_duration(text: str) -> timedelta:
         raise UsageError(f"'{text}' is not a duration: write it as 90d, 12h or 30m.")
     amount, unit = int(match.group(1)), match.group(2).lower()
     return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
-
-
-def _emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
-    if as_json:
-        _output.data(json.dumps(rows, indent=2, default=str) + "\n", "-")
-        return
-    if not rows:
-        _output.message("(none)")
-        return
-    from rich.table import Table
-
-    table = Table(*columns, box=None)
-    for row in rows:
-        table.add_row(*(str(row.get(c.lower().replace(" ", "_"), "")) for c in columns))
-    _output.stdout().print(table)
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -408,3 +351,12 @@ def tokens_revoke(token_id: int, data_dir: Path | None, database_url: str | None
     with _accounts(data_dir, database_url) as accounts:
         info = accounts.revoke_token(token_id)
     _output.message(f"revoked token {info.id} ({info.name}) of {info.user}")
+
+
+def _more_org_commands() -> None:
+    from modeltrust.cli.review_cmd import review_settings
+
+    orgs.add_command(review_settings)
+
+
+_more_org_commands()

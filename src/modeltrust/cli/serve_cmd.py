@@ -108,8 +108,8 @@ def serve(
     try:
         import uvicorn
 
-        from modeltrust.server.app import create_app
         from modeltrust.server.settings import Settings
+        from modeltrust.web import create_app
     except ImportError as e:
         raise MissingExtraError(
             f"modeltrust serve needs the 'serve' extra ({e.name} is missing): "

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from modeltrust import __version__
 from modeltrust.errors import IntegrityError, ModelTrustError, RegistryError, StorageError
@@ -26,7 +26,9 @@ from modeltrust.server.upstream import UpstreamError
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The hub's application. ``routers``: more routes (the review UI), matched before the
+    Hub API's catch-all route."""
     hub = GovernedHub(settings)
 
     @asynccontextmanager
@@ -48,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.include_router(audit_api.router)
     app.include_router(lfs_api.router)
+    for router in routers:
+        app.include_router(router)
     app.add_api_route(
         "/{full_path:path}",
         hub_api.route,

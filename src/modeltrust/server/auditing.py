@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,12 +25,13 @@ from modeltrust import rules
 from modeltrust.errors import StorageError
 from modeltrust.findings import Finding, Location, Severity
 from modeltrust.licenses.lineage import MAX_REPOS
-from modeltrust.policy.model import Policy
+from modeltrust.policy.model import Policy, PolicyException
 from modeltrust.server.bases import fetch_bases
 from modeltrust.server.settings import Settings
 from modeltrust.server.upstream import Upstream
 from modeltrust.storage.blobs import BlobStore
 from modeltrust.storage.catalog import Catalog, RevisionView
+from modeltrust.storage.reviews import Reviews
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,10 @@ class Auditor:
     upstream: Upstream | None
     work: Path
     """This process's own scratch folder (see :mod:`.scratch`)."""
+    reviews: Reviews | None = None
+    """Exceptions granted by reviewers, judged as policy exceptions scoped to their repo."""
+    announce: Callable[[str, str, str, list[str]], None] | None = None
+    """Told of every verdict recorded (the webhooks)."""
 
     def audit(self, row: RevisionView) -> None:
         """Audit the completely stored ``row`` and record the verdict and reports."""
@@ -85,7 +91,7 @@ class Auditor:
         findings = result.scan_findings + unscanned(row, scanned)
         # Judge again with the repo id known, so exceptions scoped to a repo apply.
         evaluation = evaluate(
-            self.policy,
+            self._policy_for(row.repo_id),
             Evidence(
                 subject=subject,
                 repo_id=row.repo_id,
@@ -110,15 +116,41 @@ class Auditor:
             text = text.replace(f"{bases}/", "").replace(f"{folder}/", f"{subject}/")
             return text.replace(str(folder), subject)
 
+        reasons = [named(r) for r in result.verdict.reasons]
         self.catalog.save_audit(
             row.repo_id,
             row.sha,
             verdict=result.verdict.status,
             policy=self.policy_key,
-            reasons=[named(r) for r in result.verdict.reasons],
+            reasons=reasons,
             report_json=named(render_audit_json(result)),
             report_html=named(render_audit_html(result)),
+            license=" AND ".join(result.license.effective_ids)[:255],
+            licenses=list(result.license.effective_ids),
+            base_models=[n.repo_id or n.name for n in result.license.lineage.ancestors()],
         )
+        if self.announce is not None:
+            self.announce(row.repo_id, row.sha, result.verdict.status, reasons)
+
+    def _policy_for(self, repo_id: str) -> Policy:
+        """The policy, with the exceptions reviewers granted in this repo."""
+        if self.reviews is None:
+            return self.policy
+        granted = self.reviews.exceptions(repo_id)
+        if not granted:
+            return self.policy
+        extra = tuple(
+            PolicyException(
+                rule=g.rule,
+                repo=repo_id,
+                file=g.file,
+                reason=g.reason,
+                approver=g.approver,
+                expires=g.expires,
+            )
+            for g in granted
+        )
+        return self.policy.model_copy(update={"exceptions": self.policy.exceptions + extra})
 
 
 def unscanned(row: RevisionView, scanned: set[str]) -> tuple[Finding, ...]:

@@ -169,10 +169,11 @@ class Registry:
         spec = FileSpec(
             ".gitattributes", written.size, written.git_oid, False, written.sha256, True
         )
-        info, _sha = self.hosted.create(
+        info, sha = self.hosted.create(
             key, private=private, author=self._author(caller), files=[spec]
         )
         self.forget(key)
+        self._record(caller, "repo.create", f"{repo_id}@{sha}", {"private": private})
         return info, True
 
     def delete_repo(self, caller: Caller, key: str) -> None:
@@ -180,6 +181,7 @@ class Registry:
         self.access.require(caller, repo, "admin", "delete")
         self.hosted.delete(repo.key)
         self.forget(repo.key)
+        self._record(caller, "repo.delete", repo.repo_id, {})
 
     def move_repo(self, caller: Caller, source: str, target: str) -> RepoInfo:
         repo = self._hosted_repo(caller, source)
@@ -190,6 +192,7 @@ class Registry:
         moved = self.hosted.move(repo.key, target)
         self.forget(source)
         self.forget(target)
+        self._record(caller, "repo.move", repo.repo_id, {"to": moved.repo_id})
         return moved
 
     def update_settings(
@@ -199,9 +202,20 @@ class Registry:
         self.access.require(caller, repo, "admin", "change the settings of")
         self.hosted.update(repo.key, private=private, gated=gated)
         self.forget(repo.key)
+        changed = {"private": private, "gated": gated}
+        self._record(
+            caller,
+            "repo.settings",
+            repo.repo_id,
+            {k: v for k, v in changed.items() if v is not None},
+        )
         info = self.repo(repo.key, fresh=True)
         assert info is not None  # noqa: S101 - just updated
         return info
+
+    def _record(self, caller: Caller, action: str, subject: str, details: dict[str, Any]) -> None:
+        """An entry in the audit trail (and the webhooks), as ``caller``."""
+        self.hub.review.record(caller.name or "admin", action, subject, "", details)
 
     def _hosted_repo(self, caller: Caller, key: str) -> RepoInfo:
         repo = self.repo(key, fresh=True)
@@ -505,6 +519,17 @@ class Registry:
             create_pr=create_pr,
         )
         self.hub.quarantine(result.revision)
+        self._record(
+            caller,
+            "repo.push",
+            f"{repo.repo_id}@{result.sha}",
+            {
+                "ref": result.ref,
+                "pull_request": result.pr_num,
+                "operations": len(request.operations),
+                "summary": request.summary,
+            },
+        )
         return result
 
     def _await_uploads(self, repo: RepoInfo, oids: Sequence[str], *, settle: bool) -> None:

@@ -51,6 +51,7 @@ from modeltrust.server.upstream import Upstream, UpstreamError
 from modeltrust.storage.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from modeltrust.storage.catalog import AuditView, Catalog, FileSpec, RevisionView
 from modeltrust.storage.locks import KeyedLocks
+from modeltrust.storage.reviews import Reviews
 from modeltrust.storage.scratch import ScratchSpace
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class GovernedHub:
             if settings.upstream
             else None
         )
+        from modeltrust.server.webhooks import Webhooks
+
+        self.webhooks = Webhooks(self.catalog, settings)
         self._auditor = Auditor(
             settings,
             self.policy,
@@ -102,6 +106,8 @@ class GovernedHub:
             self.blobs,
             self.upstream,
             self.work,
+            Reviews(self.catalog),
+            self._announce_verdict,
         )
         self._guard = threading.Lock()
         self._locks = KeyedLocks()
@@ -125,9 +131,33 @@ class GovernedHub:
 
         self.registry = Registry(self)
         """Users, tokens and the repos pushed here (see :mod:`.registry`)."""
+        from modeltrust.server.review import Review
+
+        self.review = Review(self, self.registry.access, self.webhooks)
+        """Reviewers' decisions, the audit trail and the webhooks (see :mod:`.review`)."""
+        self._record_policy()
+
+    def _record_policy(self) -> None:
+        """A trail entry when this server judges under another policy than the last one
+        recorded (every server sharing the database records the policy it starts with)."""
+        last = self.review.trail.entries(limit=1, newest_first=True, action="policy.load")
+        if last and last[0].details.get("key") == self.policy_key:
+            return
+        self.review.trail.append(
+            "server",
+            "policy.load",
+            self.policy.name,
+            "",
+            {
+                "key": self.policy_key,
+                "origin": self.settings.policy_origin,
+                "previous": last[0].details.get("key") if last else None,
+            },
+        )
 
     def close(self) -> None:
         self._closing.set()
+        self.webhooks.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.upstream is not None:
             self.upstream.close()
@@ -265,7 +295,7 @@ class GovernedHub:
             return known[1]
         if waited is not None:
             # Its outcome, even when it already ended and left the table of running ones.
-            return waited.wait(0, self.settings.retry_after_max)
+            return self.review.judge(waited.wait(0, self.settings.retry_after_max))
         failed = self._failures.get(key)
         if failed is not None:
             if time.monotonic() < failed[0]:
@@ -279,13 +309,29 @@ class GovernedHub:
             stamp = self._generation
             done = self.catalog.latest_audit(row.repo_id, row.sha, self.policy_key)
             if done is not None:
-                slim = replace(done, report_json="", report_html="")
+                slim = self.review.judge(replace(done, report_json="", report_html=""))
                 self._verdicts[key] = (stamp, slim)
                 return slim
             job = self._start(key, row)
         if not block:
             raise IngestRunning(job)
-        return job.wait(self.settings.ingest_wait, self.settings.retry_after_max)
+        return self.review.judge(job.wait(self.settings.ingest_wait, self.settings.retry_after_max))
+
+    def forget_verdicts(self) -> None:
+        """Judge every revision again on its next request (a reviewer decided something)."""
+        self._verdicts.clear()
+
+    def _announce_verdict(self, repo_id: str, sha: str, verdict: str, reasons: list[str]) -> None:
+        self.webhooks.announce(
+            "audit.verdict",
+            repo_id.split("/", 1)[0] if "/" in repo_id else None,
+            {
+                "event": "audit.verdict",
+                "subject": f"{repo_id}@{sha}",
+                "verdict": verdict,
+                "reasons": reasons,
+            },
+        )
 
     def _verdicts_current(self) -> bool:
         """False (and the verdict cache emptied) when some process, this one included, recorded
@@ -370,7 +416,12 @@ class GovernedHub:
     def _finished(self, key: tuple[str, str], job: Ingest, future: Future[AuditView]) -> None:
         error = None if future.cancelled() else future.exception()
         if error is None and not future.cancelled():  # cancelled: the server is stopping
-            self._verdicts[key] = (job.stamp, future.result())
+            try:
+                judged = self.review.judge(future.result())
+            except Exception:  # the database is away: judged on the next request instead
+                log.exception("the verdict of %s could not be judged", job.label)
+            else:
+                self._verdicts[key] = (job.stamp, judged)
         elif error is not None:
             log.warning("the ingest of %s failed: %s", job.label, error)
             if job.come_back_by is not None:

@@ -68,6 +68,12 @@ class Settings:
     """Flush every blob to the disk before it is stored (a stored blob survives a power cut).
     Off: faster on slow disks; blobs are still verified before they are stored, but one stored
     moments before a power cut may be lost. (An S3 store never needs it.)"""
+    webhook_timeout: float = 10.0
+    """Seconds a webhook receiver has to answer one delivery."""
+    webhook_retry_s: float = 2.0
+    """The pause before a failed delivery's first retry; it doubles with each attempt."""
+    session_hours: float = 12.0
+    """How long a review UI login lasts (never longer than its token)."""
 
     @property
     def url(self) -> str:

@@ -11,6 +11,7 @@ be neither reversed nor searched, and a copy of the database holds no usable tok
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import string
@@ -157,8 +158,23 @@ class AccessRequest:
 class Accounts:
     """The registry's people and their rights, in the catalogue's database."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, actor: str | None = None) -> None:
+        """``actor``: who the changes made through this object are recorded as in the audit
+        trail (default: ``local:<the OS user>``, as for the admin CLI)."""
         self.catalog = catalog
+        self.actor = actor or f"local:{_os_user()}"
+
+    def _record(
+        self,
+        action: str,
+        subject: str,
+        details: dict[str, object] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        from modeltrust.storage.trail import Trail
+
+        Trail(self.catalog).append(actor or self.actor, action, subject, "", details or {})
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -181,7 +197,9 @@ class Accounts:
             row = UserRow(name=name, fullname=fullname, email=email, site_admin=site_admin)
             s.add(row)
             s.flush()
-            return _user(row)
+            user = _user(row)
+        self._record("user.add", name, {"site_admin": site_admin})
+        return user
 
     def update_user(
         self,
@@ -199,11 +217,15 @@ class Accounts:
                 row.email = email or None
             if site_admin is not None:
                 row.site_admin = site_admin
-            return _user(row)
+            user = _user(row)
+        changed = {"fullname": fullname, "email": email, "site_admin": site_admin}
+        self._record("user.update", name, {k: v for k, v in changed.items() if v is not None})
+        return user
 
     def remove_user(self, name: str) -> None:
         with self._session() as s:
             s.delete(self._user_row(s, name))
+        self._record("user.remove", name)
 
     def user(self, name: str) -> User | None:
         with self._session() as s:
@@ -223,11 +245,14 @@ class Accounts:
             row = OrgRow(name=name, fullname=fullname, private_by_default=private_by_default)
             s.add(row)
             s.flush()
-            return self._org(s, row)
+            org = self._org(s, row)
+        self._record("org.add", name, {"private_by_default": private_by_default})
+        return org
 
     def remove_org(self, name: str) -> None:
         with self._session() as s:
             s.delete(self._org_row(s, name))
+        self._record("org.remove", name)
 
     def org(self, name: str) -> Org | None:
         with self._session() as s:
@@ -247,6 +272,7 @@ class Accounts:
                 s.add(MembershipRow(org_pk=org_row.id, user_pk=user_row.id, role=checked))
             else:
                 row.role = checked
+        self._record("org.member", org, {"user": user, "role": checked})
 
     def remove_member(self, org: str, user: str) -> None:
         with self._session() as s:
@@ -255,6 +281,7 @@ class Accounts:
             if row is None:
                 raise UsageError(f"'{user}' is not a member of '{org}'.")
             s.delete(row)
+        self._record("org.remove-member", org, {"user": user})
 
     def namespace(self, name: str) -> Literal["user", "org"] | None:
         """Whether ``name`` is a user's or an organisation's namespace (None: neither)."""
@@ -274,6 +301,7 @@ class Accounts:
             if row is None:
                 raise UsageError(f"No user or organisation is named '{namespace}'.")
             row.quota_bytes = quota_bytes
+        self._record("quota.set", namespace, {"bytes": quota_bytes})
 
     def quota(self, namespace: str) -> int | None:
         with self._session() as s:
@@ -316,7 +344,18 @@ class Accounts:
             )
             s.add(row)
             s.flush()
-            return _token(row, owner.name), value
+            info = _token(row, owner.name)
+        self._record(
+            "token.create",
+            info.user,
+            {
+                "token": info.id,
+                "name": info.name,
+                "role": info.role,
+                "expires": expires_at.isoformat() if expires_at else None,
+            },
+        )
+        return info, value
 
     def tokens(self, user: str | None = None) -> list[TokenInfo]:
         with self._session() as s:
@@ -335,26 +374,37 @@ class Accounts:
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
             owner = s.get(UserRow, row.user_pk)
-            return _token(row, owner.name if owner else "?")
+            info = _token(row, owner.name if owner else "?")
+        self._record("token.revoke", info.user, {"token": info.id, "name": info.name})
+        return info
 
     def authenticate(self, value: str) -> Principal | None:
         """The principal a token value stands for; None when it is unknown, revoked or expired."""
         with self._session() as s:
             row = s.scalar(select(TokenRow).where(TokenRow.digest == token_digest(value)))
-            if row is None or row.revoked_at is not None:
-                return None
-            if row.expires_at is not None and aware(row.expires_at) <= datetime.now(UTC):
-                return None
-            user = s.get(UserRow, row.user_pk)
-            if user is None:  # pragma: no cover - the foreign key cascades
-                return None
-            return Principal(
-                user=_user(user),
-                token_id=row.id,
-                token_name=row.name,
-                scope=row.role,  # type: ignore[arg-type]
-                orgs=self._memberships(s, user.id),
-            )
+            return self._principal(s, row)
+
+    def principal_of_token(self, token_id: int) -> Principal | None:
+        """The principal of a token known by its id (a web session's); None when it is gone,
+        revoked or expired."""
+        with self._session() as s:
+            return self._principal(s, s.get(TokenRow, token_id))
+
+    def _principal(self, s: Session, row: TokenRow | None) -> Principal | None:
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and aware(row.expires_at) <= datetime.now(UTC):
+            return None
+        user = s.get(UserRow, row.user_pk)
+        if user is None:  # pragma: no cover - the foreign key cascades
+            return None
+        return Principal(
+            user=_user(user),
+            token_id=row.id,
+            token_name=row.name,
+            scope=row.role,  # type: ignore[arg-type]
+            orgs=self._memberships(s, user.id),
+        )
 
     def touch(self, token_id: int) -> None:
         """Record that a token was used (callers do this at most once a minute per token)."""
@@ -374,6 +424,7 @@ class Accounts:
                 s.add(RepoGrantRow(repo_pk=repo.id, user_pk=who.id, role=checked))
             else:
                 row.role = checked
+        self._record("repo.grant", repo_id, {"user": user, "role": checked})
 
     def revoke(self, repo_id: str, user: str) -> None:
         with self._session() as s:
@@ -381,6 +432,7 @@ class Accounts:
             row = _grant(s, repo.id, who.id)
             if row is not None:
                 s.delete(row)
+        self._record("repo.revoke", repo_id, {"user": user})
 
     def repo_role(self, repo_id: str, user: str) -> Role | None:
         """The role a per-repo grant gives ``user`` (None: no grant)."""
@@ -441,6 +493,7 @@ class Accounts:
                 self._grant_read(s, repo.id, who.id)
             elif grant is not None and grant.role == "read":
                 s.delete(grant)
+        self._record("access.decide", repo_id, {"user": user, "status": status}, actor=by)
 
     def access_requests(self, repo_id: str, status: str | None = None) -> list[AccessRequest]:
         with self._session() as s:
@@ -524,6 +577,15 @@ class Accounts:
             .order_by(OrgRow.name)
         )
         return tuple((n, r) for n, r in rows)  # type: ignore[misc]
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 def _membership(s: Session, org: OrgRow, user: UserRow) -> MembershipRow | None:

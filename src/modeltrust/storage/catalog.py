@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modeltrust.errors import StorageError
 from modeltrust.storage.models import (
+    AuditFactRow,
     AuditRow,
     FileRow,
     HubStateRow,
@@ -237,21 +238,33 @@ class Catalog:
         reasons: Sequence[str],
         report_json: str,
         report_html: str,
+        license: str = "",
+        base_models: Sequence[str] = (),
+        licenses: Sequence[str] = (),
     ) -> None:
+        """Record an audit. ``license`` and ``base_models`` are what the catalogue shows (the
+        effective licence as one expression, the lineage's bases nearest first); ``licenses``
+        and ``base_models`` what it filters on (indexed, one fact each)."""
         with self._session() as s:
             row = self._revision(s, repo_id, sha)
             if row is None:
                 raise StorageError(f"No revision {sha} of '{repo_id}' is catalogued.")
-            s.add(
-                AuditRow(
-                    revision_pk=row.id,
-                    verdict=verdict,
-                    policy=policy,
-                    reasons_json=json.dumps(list(reasons)),
-                    report_json=report_json,
-                    report_html=report_html,
-                )
+            audit = AuditRow(
+                revision_pk=row.id,
+                verdict=verdict,
+                policy=policy,
+                reasons_json=json.dumps(list(reasons)),
+                report_json=report_json,
+                report_html=report_html,
+                license=license,
+                base_models="\n".join(base_models),
             )
+            s.add(audit)
+            s.flush()
+            facts = {("license", v.lower()[:255]) for v in licenses if v}
+            facts |= {("base", v.lower()[:255]) for v in base_models if v}
+            s.add_all(AuditFactRow(audit_pk=audit.id, kind=k, value=v) for k, v in sorted(facts))
+            row.repo.latest_audit_pk = audit.id
             row.status = "audited"
             # Row-locked increment: commits are ordered, so no audit slips past a reader.
             s.execute(

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -45,6 +46,8 @@ class RepoRow(Base):
     gated: Mapped[str] = mapped_column(String(8), default="")
     """``""`` (open), ``auto`` (access requests granted at once) or ``manual`` (a repo admin
     decides)."""
+    latest_audit_pk: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    """The newest audit of any of its revisions: what the catalogue shows and filters on."""
 
 
 class RepoAliasRow(Base):
@@ -130,6 +133,23 @@ class AuditRow(Base):
     report_json: Mapped[str] = mapped_column(Text)
     report_html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    license: Mapped[str] = mapped_column(String(255), default="", index=True)
+    """The effective licence found (an SPDX id or the Hub's name; empty: none)."""
+    base_models: Mapped[str] = mapped_column(Text, default="")
+    """The base models of its lineage, one per line, nearest first."""
+
+
+class AuditFactRow(Base):
+    """What the catalogue filters on, one row per fact, indexed: an audit's effective licences
+    (``license``) and the base models of its lineage (``base``), lower-case."""
+
+    __tablename__ = "audit_facts"
+    __table_args__ = (Index("ix_audit_facts_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class HubStateRow(Base):
@@ -279,3 +299,117 @@ class HostedRefRow(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     """A tag's message."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# --- review: the trail, decisions, exceptions, settings, web sessions, webhooks -------------------
+
+
+class TrailRow(Base):
+    """One entry of the audit trail: append-only and hash-chained. ``hash`` is the SHA-256 of
+    the entry's canonical JSON, which includes ``prev`` (the previous entry's hash): changing,
+    inserting or removing an entry breaks every hash after it. ``prev`` is unique, so two
+    writers racing for the same predecessor cannot fork the chain (one retries)."""
+
+    __tablename__ = "trail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(96))
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    subject: Mapped[str] = mapped_column(String(400), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details_json: Mapped[str] = mapped_column(Text, default="{}")
+    prev: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class DecisionRow(Base):
+    """A reviewer's decision on one revision: ``approve`` (serve it although its audit
+    failed) or ``deny`` (never serve it, whatever its audit says)."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (Index("ix_review_decisions_revision", "repo_pk", "sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    sha: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(String(96))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReviewExceptionRow(Base):
+    """An exception granted by a reviewer for one repo: findings of ``rule`` (in ``file``,
+    when given) are waived until ``expires``, as a policy exception scoped to the repo."""
+
+    __tablename__ = "review_exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    approver: Mapped[str] = mapped_column(String(96))
+    expires: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReviewSettingsRow(Base):
+    """How a namespace (an organisation or a user) is reviewed."""
+
+    __tablename__ = "review_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(96), unique=True)
+    """Lower-case."""
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The uploader may not approve their own revision; critical findings need two approvers."""
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Serve what the audit would block, and record in the trail that it would have been."""
+
+
+class WebSessionRow(Base):
+    """A browser session of the review UI, opened by logging in with an API token. Only the
+    SHA-256 of the cookie's value is kept; the session lasts no longer than its token (revoked
+    or expired, the session ends)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    token_pk: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookRow(Base):
+    """Where verdicts and decisions are announced: ``url`` receives a signed JSON POST for
+    each event of ``events`` (a comma-separated list; ``*``: all) in ``namespace`` (None: all)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[str] = mapped_column(String(255), default="*")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DeliveryRow(Base):
+    """One event on its way to a webhook; retried with back-off until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_pk: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(48))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    """``pending``, ``delivered`` or ``failed`` (gave up)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_error: Mapped[str] = mapped_column(Text, default="")
