@@ -85,6 +85,26 @@ from modeltrust.errors import MissingExtraError, UsageError
     "before the commit that references it is answered, so it survives a power cut. "
     "--no-fsync is faster on slow disks; files are still verified before they are stored.",
 )
+@click.option(
+    "--oidc-issuer",
+    envvar="MODELTRUST_OIDC_ISSUER",
+    help="Let the review UI sign people in through this OpenID Connect provider (its issuer "
+    "URL; needs the 'oidc' extra). The client secret is read from MODELTRUST_OIDC_CLIENT_SECRET.",
+)
+@click.option("--oidc-client-id", envvar="MODELTRUST_OIDC_CLIENT_ID", help="This hub's client id.")
+@click.option(
+    "--oidc-username-claim",
+    default="preferred_username",
+    show_default=True,
+    envvar="MODELTRUST_OIDC_USERNAME_CLAIM",
+    help="The ID token claim naming the hub user (who must exist: 'modeltrust users add').",
+)
+@click.option(
+    "--oidc-redirect-url",
+    envvar="MODELTRUST_OIDC_REDIRECT_URL",
+    help="The callback URL registered with the provider, behind a proxy "
+    "(default: the hub's URL + /-/oidc/callback).",
+)
 def serve(
     host: str,
     port: int,
@@ -96,6 +116,10 @@ def serve(
     blob_store: str | None,
     s3_endpoint_url: str | None,
     fsync: bool,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_username_claim: str,
+    oidc_redirect_url: str | None,
 ) -> None:
     """Serve a governed, Hugging Face Hub-compatible model hub. Each repo revision is pulled
     from the upstream once, stored, audited, and its files served only if the policy allows.
@@ -115,6 +139,8 @@ def serve(
             f"modeltrust serve needs the 'serve' extra ({e.name} is missing): "
             "pip install 'modeltrust[serve]'."
         ) from None
+    if bool(oidc_issuer) != bool(oidc_client_id):
+        raise UsageError("OIDC sign-in needs both --oidc-issuer and --oidc-client-id.")
     policy, origin = discover_policy(policy_option)
     upstream_url = None if upstream.lower() == "none" else upstream
     listener = _listen(host, port)
@@ -132,7 +158,13 @@ def serve(
             blob_store=blob_store,
             s3_endpoint_url=s3_endpoint_url,
             fsync=fsync,
+            oidc_issuer=oidc_issuer,
+            oidc_client_id=oidc_client_id,
+            oidc_client_secret=os.environ.get("MODELTRUST_OIDC_CLIENT_SECRET") or None,
+            oidc_username_claim=oidc_username_claim,
+            oidc_redirect_url=oidc_redirect_url,
         )
+
         app = create_app(settings)
     except BaseException:
         listener.close()

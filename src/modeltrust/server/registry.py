@@ -115,6 +115,12 @@ class Registry:
 
     # --- repos ----------------------------------------------------------------------------------
 
+    @property
+    def signing_key(self) -> bytes:
+        """The data directory's secret (``upload.key``), shared by the servers using it; what
+        signs upload URLs, and (derived from it) the review UI's sign-in state."""
+        return self._secret
+
     def repo(self, key: str, *, fresh: bool = False) -> RepoInfo | None:
         """The repo stored under ``key``; remembered ``repo_info_cache_s`` seconds (a setting
         changed by another process is followed within that bound; here, at once)."""

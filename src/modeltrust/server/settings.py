@@ -74,6 +74,15 @@ class Settings:
     """The pause before a failed delivery's first retry; it doubles with each attempt."""
     session_hours: float = 12.0
     """How long a review UI login lasts (never longer than its token)."""
+    oidc_issuer: str | None = None
+    """An OpenID Connect provider the review UI signs users in through (None: tokens only)."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_username_claim: str = "preferred_username"
+    """The ID token claim holding the hub user name the person signs in as."""
+    oidc_redirect_url: str | None = None
+    """The callback URL registered with the provider, when the hub is reached through a proxy
+    (default: ``<the URL the browser used>/-/oidc/callback``)."""
 
     @property
     def url(self) -> str:

@@ -17,4 +17,10 @@ def create_app(settings: Settings) -> FastAPI:
     from modeltrust.server.app import create_app as create_hub
     from modeltrust.web.routes import router
 
-    return create_hub(settings, routers=[router])
+    app = create_hub(settings, routers=[router])
+    app.state.oidc = None
+    if settings.oidc_issuer:
+        from modeltrust.web.oidc import OidcLogin
+
+        app.state.oidc = OidcLogin(settings, app.state.hub.registry.signing_key)
+    return app

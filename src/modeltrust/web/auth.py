@@ -73,8 +73,15 @@ def log_in(request: Request, response: Response, token: str, login_csrf: str) ->
             "That token is unknown to this hub, revoked or expired. Paste a token of this hub "
             "(an admin creates one with 'modeltrust tokens create').",
         )
+    open_session(request, response, principal.token_id)
+    response.delete_cookie(LOGIN_COOKIE, path=PATH)
+
+
+def open_session(request: Request, response: Response, token_id: int) -> None:
+    """A session backed by token ``token_id``, its cookie set on ``response``."""
+    hub: GovernedHub = request.app.state.hub
     hours = hub.settings.session_hours
-    value, _session = hub.review.reviews.open_session(principal.token_id, timedelta(hours=hours))
+    value, _session = hub.review.reviews.open_session(token_id, timedelta(hours=hours))
     response.set_cookie(
         COOKIE,
         value,
@@ -84,7 +91,6 @@ def log_in(request: Request, response: Response, token: str, login_csrf: str) ->
         httponly=True,
         samesite="strict",
     )
-    response.delete_cookie(LOGIN_COOKIE, path=PATH)
 
 
 def log_out(request: Request, response: Response) -> None:

@@ -26,8 +26,10 @@ from modeltrust.server.service import GovernedHub
 from modeltrust.storage.catalog import AuditView
 from modeltrust.storage.hosted import RepoInfo
 from modeltrust.web import auth, catalogue
+from modeltrust.web import oidc as oidc_module
 from modeltrust.web.auth import Visitor
 from modeltrust.web.lineage import svg
+from modeltrust.web.oidc import OidcLogin
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -76,15 +78,20 @@ def _hub(request: Request) -> GovernedHub:
 
 
 async def _ui(
-    request: Request, handler: Callable[[GovernedHub, Visitor], Response], *, login: bool = False
+    request: Request,
+    handler: Callable[[GovernedHub, Visitor], Response],
+    *,
+    login: bool = False,
+    public: bool = False,
 ) -> Response:
-    """Run ``handler`` in a worker thread; failures become an HTML page (or the login page)."""
+    """Run ``handler`` in a worker thread; failures become an HTML page (or the login page).
+    ``login``: only for a signed-in visitor; ``public``: for anyone (the sign-in pages)."""
     hub = _hub(request)
 
     def admitted(who: Visitor) -> None:
         if login and who.session is None:
             raise HubError(401, "Sign in to see this page.")
-        if who.caller.anonymous and not hub.settings.anonymous_read:
+        if who.caller.anonymous and not hub.settings.anonymous_read and not public:
             raise HubError(401, "This hub shows nothing to anonymous visitors: sign in.")
 
     def call() -> Response:
@@ -96,7 +103,7 @@ async def _ui(
             error = to_hub_error(e)
             if error.status >= 500:
                 log.exception("the review UI failed on %s", request.url.path)
-            if error.status == 401 and request.method == "GET":
+            if error.status == 401 and request.method == "GET" and not public:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(
                     f"{BASE}login?{urlencode({'next': target})}", status_code=303
@@ -173,12 +180,79 @@ async def catalogue_page(request: Request) -> Response:
 @router.get(BASE + "login", include_in_schema=False)
 async def login_page(request: Request) -> Response:
     who = await run_in_threadpool(auth.visitor, request)
-    response = _page(who, "login.html", next=_next(request.query_params.get("next")))
+    target = _next(request.query_params.get("next"))
+    oidc = getattr(request.app.state, "oidc", None) is not None
+    response = _page(who, "login.html", next=target)
     token = auth.login_token(request, response)
     # Rendered again now that the form's token is known (the cookie is on this response).
-    fresh = _page(who, "login.html", next=_next(request.query_params.get("next")), login_csrf=token)
+    fresh = _page(who, "login.html", next=target, login_csrf=token, oidc=oidc)
     fresh.raw_headers.extend(h for h in response.raw_headers if h[0] == b"set-cookie")
     return fresh
+
+
+@router.get(BASE + "oidc/start", include_in_schema=False)
+async def oidc_start(request: Request) -> Response:
+    def handler(hub: GovernedHub, who: Visitor) -> Response:
+        oidc: OidcLogin | None = getattr(request.app.state, "oidc", None)
+        if oidc is None:
+            raise HubError(404, "This hub signs people in with its tokens only (no OIDC).")
+        callback = f"{_origin(request)}{BASE}oidc/callback"
+        url, state = oidc.start(callback, _next(request.query_params.get("next")))
+        response = RedirectResponse(url, status_code=303)
+        # Lax: the provider sends the browser back with a top-level GET from its own site.
+        response.set_cookie(
+            oidc_module.STATE_COOKIE,
+            state,
+            max_age=600,
+            path=BASE + "oidc/",
+            secure=auth.secure(request),
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    return await _ui(request, handler, public=True)
+
+
+@router.get(BASE + "oidc/callback", include_in_schema=False)
+async def oidc_callback(request: Request) -> Response:
+    params = request.query_params
+
+    def handler(hub: GovernedHub, who: Visitor) -> Response:
+        from modeltrust.storage.accounts import Accounts
+
+        oidc: OidcLogin | None = getattr(request.app.state, "oidc", None)
+        if oidc is None:
+            raise HubError(404, "This hub signs people in with its tokens only (no OIDC).")
+        name, target = oidc.finish(
+            request.cookies.get(oidc_module.STATE_COOKIE, ""),
+            params.get("state", ""),
+            params.get("code", ""),
+            params.get("error_description") or params.get("error", ""),
+        )
+        if hub.registry.accounts.user(name) is None:
+            raise HubError(
+                403,
+                f"The identity provider signed you in as '{name}', who is not a user of this "
+                f"hub. Ask an admin to add them ('modeltrust users add {name}').",
+            )
+        expires = oidc_module.session_expiry(hub.settings)
+        info, _value = Accounts(hub.catalog, actor=f"oidc:{name}").create_token(
+            name, "browser session (OIDC)", "write", expires_at=expires
+        )
+        # A page, not a redirect: the navigation to the target then starts on this site, so the
+        # browser sends the new SameSite=Strict cookie with it.
+        page = _page(Visitor(who.caller, None, None), "signed_in.html", target=target, name=name)
+        auth.open_session(request, page, info.id)
+        page.delete_cookie(oidc_module.STATE_COOKIE, path=BASE + "oidc/")
+        return page
+
+    return await _ui(request, handler, public=True)
+
+
+def _origin(request: Request) -> str:
+    scheme = "https" if auth.secure(request) else request.url.scheme
+    return f"{scheme}://{request.headers.get('host') or request.url.netloc}"
 
 
 @router.post(BASE + "login", include_in_schema=False)
