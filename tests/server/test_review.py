@@ -73,6 +73,12 @@ def test_an_approval_serves_a_failed_revision_and_a_denial_withdraws_it(
     got = registry.http("GET", f"/{repo}/resolve/{sha}/model.safetensors", user="carol")
     assert got.status_code == 200
     assert "approved by alice" in got.headers["x-hf-warning"]
+    state = registry.api("carol").model_info(repo).modeltrust  # type: ignore[attr-defined]
+    assert (state["verdict"], state["audit_verdict"], state["quarantined"]) == (
+        "warn",
+        "fail",
+        False,
+    )
     _decide(registry, "dave", repo, sha, "deny", "security says no")
     denied = registry.http("GET", f"/{repo}/resolve/{sha}/model.safetensors", user="carol")
     assert denied.status_code == 403 and "denied by dave: security says no" in denied.text

@@ -68,7 +68,11 @@ def hub(registry: Any, canary: Path) -> Any:
     return registry
 
 
-def test_signing_in_opens_a_strict_session_and_never_shows_the_token(hub: Any) -> None:
+def test_signing_in_opens_a_strict_session_and_never_shows_the_token(
+    hub: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("modeltrust", "uvicorn", "fastapi", "starlette"):
+        caplog.set_level("DEBUG", logger=name)
     with _browser(hub) as client:
         answer = _sign_in(client, "alice", "/-/queue")
         assert answer.status_code == 303 and answer.headers["location"] == "/-/queue"
@@ -86,6 +90,11 @@ def test_signing_in_opens_a_strict_session_and_never_shows_the_token(hub: Any) -
         assert bad.status_code == 401 and "unknown to this hub" in bad.text
         answer = _sign_in(client, "alice", "https://evil.example/")
         assert answer.headers["location"] == "/-/"
+    server_logs = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("modeltrust", "uvicorn"))
+    )
+    cookie_value = cookie.split("mt_session=", 1)[1].split(";", 1)[0]
+    assert TOKENS["alice"] not in server_logs and cookie_value not in server_logs
 
 
 def test_the_catalogue_filters_and_hides_private_repos(hub: Any) -> None:

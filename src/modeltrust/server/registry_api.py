@@ -280,10 +280,12 @@ def _state(registry: Registry, req: Incoming, repo: RepoInfo, view: RevisionView
             "served to anyone but its uploader and the repo's admins.",
             "report": report,
         }
+    judged = registry.hub.review.judge(done)  # with the reviewers' decisions
     return {
-        "verdict": done.verdict,
-        "quarantined": done.verdict == "fail",
-        "reasons": list(done.reasons[:5]),
+        "verdict": judged.verdict,
+        "audit_verdict": done.verdict,
+        "quarantined": judged.verdict == "fail",
+        "reasons": list(judged.reasons[:5]),
         "report": report,
     }
 
