@@ -533,8 +533,10 @@ its own, and in another run nginx drew cold memory in four rounds of five and "l
 modeltrust. So that every server is measured in the same state, each timed upload directly
 follows an untimed upload of the same shape to the same server, and what each stored is
 removed after it; the timed upload writes into the memory its warm-up just released, as on a
-server that has been running for a while. Figures still move by some tens of percent between
-runs; compare ratios measured in one run.
+server that has been running for a while. That makes most rounds warm, not all: at 1 GiB a
+round may still draw cold memory (the slow rounds in `results.json`, and the median ratios
+above, show it), so the summary takes each server's best round. Compare ratios measured in one
+run.
 
 ## Machine
 
