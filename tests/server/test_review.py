@@ -19,6 +19,7 @@ from huggingface_hub.errors import GatedRepoError
 
 from demo.build import trojan_pickle
 from demo.hub import safetensors_bytes
+from modeltrust.errors import InvalidRequestError
 from modeltrust.server.access import Caller
 from modeltrust.server.responses import HubError
 from modeltrust.server.webhooks import verify_signature
@@ -214,3 +215,67 @@ def test_webhooks_are_signed_and_retried_until_delivered(
     delivered = {d.event: d for d in hub.webhooks.deliveries()}
     assert delivered["revision.approve"].status == "delivered"
     assert delivered["revision.approve"].attempts >= 2
+
+
+def test_exceptions_obey_four_eyes_and_cannot_waive_everything(
+    registry: Any, tmp_path: Path, canary: Path
+) -> None:
+    registry.state.review.reviews.set_settings("acme", four_eyes=True)
+    repo, sha = _push_trojan(registry, canary, user="alice")
+    hub = registry.state
+    info, row = hub.registry.repo(repo), hub.catalog.revision(repo, sha)
+    later = date.today() + timedelta(days=30)
+    with pytest.raises(HubError, match=r"alice uploaded .* cannot waive its findings"):
+        hub.review.grant_exception(
+            _caller(registry, "alice"), info, row, rule="MT-PKL-*", file=None, reason="mine",
+            expires=later,
+        )  # fmt: skip
+    for rule in ("*", "MT-*", "MT-GEN-001"):
+        with pytest.raises(InvalidRequestError, match="would waive every rule"):
+            hub.review.grant_exception(
+                _caller(registry, "dave"), info, row, rule=rule, file=None, reason="x",
+                expires=later,
+            )  # fmt: skip
+    # An approval the uploader gave before four eyes were asked for counts not.
+    hub.review.reviews.set_settings("acme", four_eyes=False)
+    _decide(registry, "alice", repo, sha, "approve", "mine")
+    hub.review.reviews.set_settings("acme", four_eyes=True)
+    hub.forget_verdicts()
+    blocked = registry.http("GET", f"/{repo}/resolve/{sha}/model.safetensors", user="carol")
+    assert blocked.status_code == 403
+
+
+def test_a_grant_on_a_model_gives_nothing_on_the_dataset_of_the_same_name(registry: Any) -> None:
+    alice = registry.api("alice")
+    alice.create_repo("acme/twin", private=True)
+    alice.create_repo("acme/twin", repo_type="dataset", private=True)
+    registry.accounts.grant("acme/twin", "carol", "read")
+    access = registry.state.registry.access
+    carol = _caller(registry, "carol")
+    model = registry.state.registry.repo("acme/twin", fresh=True)
+    dataset = registry.state.registry.repo("datasets/acme/twin", fresh=True)
+    assert access.role(carol, model) == "read"
+    assert access.role(carol, dataset) is None
+
+
+def test_a_private_repos_report_is_not_served_to_others(
+    registry: Any, tmp_path: Path, canary: Path
+) -> None:
+    alice = registry.api("alice")
+    repo = alice.create_repo("acme/hidden", private=True).repo_id
+    info = alice.create_commit(
+        repo,
+        [CommitOperationAdd("model.safetensors", safetensors_bytes({"w": (2, 2)}))],
+        commit_message="weights",
+    )
+    job = registry.state.ingest_of(repo, info.oid)
+    if job is not None:
+        job.future.result(timeout=60)
+    for user in (None, "carol"):
+        for suffix in ("", "/html"):
+            got = registry.http(
+                "GET", f"/api/modeltrust/audits/{repo}/{info.oid}{suffix}", user=user
+            )
+            assert got.status_code in (401, 404), (user, suffix, got.status_code)
+    mine = registry.http("GET", f"/api/modeltrust/audits/{repo}/{info.oid}/html", user="alice")
+    assert mine.status_code == 200 and "script-src" not in mine.headers["content-security-policy"]

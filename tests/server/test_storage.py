@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -226,6 +227,15 @@ def test_a_failed_background_flush_stores_nothing_and_says_what_to_do(
     threading.Timer(0.2, go.set).start()
     with pytest.raises(StorageError, match=r"Input/output error.*upload the file again"):
         store.settle([digest])
+    # Also when the flush failed before anyone waited for it: the failure is kept until said.
+    writer = store.writer(expected_sha256=digest, expected_size=len(data), git_oid=False)
+    writer.write(data)
+    writer.finish(flush_later=True)
+    while store._flushing:  # the flush fails on its own first
+        time.sleep(0.01)
+    with pytest.raises(StorageError, match="Input/output error"):
+        store.settle([digest])
+    store.settle([digest])  # said once: a retry of the commit finds the blob simply absent
     assert store.size(digest) is None
     assert not store.path(digest).exists()
     assert not list(store.incoming.iterdir())

@@ -177,3 +177,23 @@ def test_the_queue_lists_what_waits_for_its_reader(hub: Any) -> None:
     with _browser(hub) as client:
         _sign_in(client, "bob")  # writes in acme, reviews nothing
         assert "Nothing waits for your review" in client.get("/-/queue").text
+
+
+def test_names_cannot_be_probed_and_hostile_parameters_are_harmless(hub: Any) -> None:
+    with _browser(hub) as anonymous:
+        missing = anonymous.get("/-/repos/acme/nothing-here")
+        private = anonymous.get("/-/repos/acme/secret")
+        assert missing.status_code == private.status_code == 404
+        # The same page, but for the name asked for: nothing tells the two apart.
+        assert missing.text.replace("nothing-here", "X") == private.text.replace("secret", "X")
+        for query in ({"age": "\u00b2"}, {"age": "9" * 5000}, {"age": "99999999999"}):
+            assert anonymous.get("/-/", params=query).status_code == 200
+    with _browser(hub) as client:
+        _sign_in(client, "dave")
+        assert client.get("/-/trail", params={"before": "9" * 40}).status_code == 200
+        page = client.get(f"/-/repos/{hub.repos['tuned'][0]}").text
+        bad = client.post(
+            f"/-/access/{hub.repos['tuned'][0]}",
+            data={"csrf": _csrf(page), "user": "nobody", "status": "bogus"},
+        )
+        assert bad.status_code == 400

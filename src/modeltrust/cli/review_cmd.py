@@ -191,7 +191,6 @@ def review_settings(
 ) -> None:
     """Show or change how NAMESPACE's revisions are reviewed."""
     from modeltrust.storage.reviews import Reviews
-    from modeltrust.storage.trail import Trail
 
     with _accounts(data_dir, database_url) as accounts:
         if accounts.namespace(namespace) is None:
@@ -199,19 +198,11 @@ def review_settings(
 
             raise UsageError(f"No user or organisation is named '{namespace}'.")
         reviews = Reviews(accounts.catalog)
-        before = reviews.settings(namespace)
-        after = (
-            reviews.set_settings(namespace, four_eyes=four_eyes, dry_run=dry_run)
-            if four_eyes is not None or dry_run is not None
-            else before
-        )
-        if after != before:
-            Trail(accounts.catalog).append(
-                accounts.actor,
-                "policy.review-settings",
-                namespace,
-                "",
-                {"four_eyes": after.four_eyes, "dry_run": after.dry_run},
+        if four_eyes is None and dry_run is None:
+            after = reviews.settings(namespace)
+        else:
+            after = reviews.set_settings(
+                namespace, four_eyes=four_eyes, dry_run=dry_run, actor=accounts.actor
             )
     _output.message(
         f"{namespace}: four eyes {'on' if after.four_eyes else 'off'}; "

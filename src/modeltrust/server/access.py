@@ -148,7 +148,7 @@ class Access:
         elif namespace is not None:
             role = principal.org_role(namespace)
         if rank(role) < rank("admin") and repo.kind == "hosted":
-            role = stronger(role, self.accounts.repo_role(repo.repo_id, principal.name))
+            role = stronger(role, self.accounts.repo_role(repo.key, principal.name))
         # A read token reads, whatever its user may do; a write token does all its user may.
         return weaker(role, "read") if capped and principal.scope == "read" else role
 

@@ -52,9 +52,28 @@ def audit(request: Request, _rest: str) -> Response:
     ``org/name``. Routed on the raw path, like the Hub routes, so that ``refs%2Fpr%2F1`` stays
     one revision. A repo without an org whose revision is literally ``html`` cannot be asked for
     as JSON; its commit sha can."""
+    hub: GovernedHub = request.app.state.hub
     repo_id, revision, html = _target(request, allow_html=True)
-    found = _find(request.app.state.hub, repo_id, revision)
-    return HTMLResponse(found.report_html) if html else _document(found)
+    # A report says what a repo holds: only for those who may read the repo (a private one
+    # does not exist for the others).
+    registry = hub.registry
+    caller = registry.access.caller(request.headers.get("authorization"))
+    repo = registry.repo(repo_id)
+    if repo is None:
+        registry.access.check_anonymous(caller)
+    else:
+        registry.access.require_read(caller, repo)
+    found = _find(hub, repo_id, revision)
+    if not html:
+        return _document(found)
+    return HTMLResponse(
+        found.report_html,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src data:; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.post("/audits/{_rest:path}")

@@ -20,6 +20,7 @@ Every decision goes to the audit trail (:mod:`modeltrust.storage.trail`) and to 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,9 @@ from modeltrust.errors import InvalidRequestError
 from modeltrust.server.access import Access, Caller
 from modeltrust.server.responses import HubError
 from modeltrust.storage.catalog import AuditView, RevisionView
-from modeltrust.storage.hosted import RepoInfo
+from modeltrust.storage.hosted import RepoInfo, split_key
 from modeltrust.storage.reviews import Decision, GrantedException, Reviews, ReviewSettings
-from modeltrust.storage.trail import Trail
+from modeltrust.storage.trail import Entry, Trail
 
 if TYPE_CHECKING:
     from modeltrust.server.service import GovernedHub
@@ -59,6 +60,7 @@ class Review:
         self.reviews = Reviews(hub.catalog)
         self.trail = Trail(hub.catalog)
         self.webhooks = webhooks
+        self._noting = threading.Lock()
 
     # --- the gate -------------------------------------------------------------------------------
 
@@ -98,17 +100,19 @@ class Review:
         return audit
 
     def _would_block(self, audit: AuditView) -> None:
-        """Record, once per revision, that enforcement would have blocked it."""
+        """Record, once per revision, that enforcement would have blocked it. (Two servers
+        judging the same revision at the same moment may each record it.)"""
         subject = f"{audit.repo_id}@{audit.sha}"
-        if self.trail.entries(subject=subject, action="revision.would-block", limit=1):
-            return
-        self.record(
-            "server",
-            "revision.would-block",
-            subject,
-            audit.reasons[0] if audit.reasons else "its audit failed",
-            {"dry_run": True, "policy": audit.policy},
-        )
+        with self._noting:
+            if self.trail.entries(subject=subject, action="revision.would-block", limit=1):
+                return
+            self.record(
+                "server",
+                "revision.would-block",
+                subject,
+                audit.reasons[0] if audit.reasons else "its audit failed",
+                {"dry_run": True, "policy": audit.policy},
+            )
 
     def standing(self, audit: AuditView) -> Standing:
         settings = self.reviews.settings(_namespace(audit.repo_id))
@@ -119,6 +123,11 @@ class Review:
     ) -> Standing:
         needed = 2 if settings.four_eyes and _critical(self.hub, audit) else 1
         approvals = tuple(d for d in decisions if d.kind == "approve")
+        if settings.four_eyes and approvals:
+            # An uploader's own approval (given before four eyes were asked for) counts not.
+            row = self.hub.catalog.revision(audit.repo_id, audit.sha)
+            author = row.author if row else None
+            approvals = tuple(d for d in approvals if d.actor != author)
         denial = next((d for d in reversed(decisions) if d.kind == "deny"), None)
         return Standing(approvals, denial, needed)
 
@@ -138,28 +147,13 @@ class Review:
         if kind not in ("approve", "deny"):
             raise InvalidRequestError(f"'{kind}' is not a decision: approve or deny.")
         actor = self._reviewer(caller, repo, "decide about")
-        settings = self.reviews.settings(repo.namespace)
-        if kind == "approve" and settings.four_eyes and row.author and row.author == actor:
-            raise HubError(
-                403,
-                f"Four eyes are required in '{repo.namespace}': {actor} uploaded "
-                f"{repo.repo_id}@{row.sha[:12]} and cannot approve it; another reviewer must.",
-            )
-        decision = self.reviews.decide(
-            repo.repo_id,
-            row.sha,
-            "approve" if kind == "approve" else "deny",
-            actor,
-            reason.strip(),
-        )
-        self.record(
-            actor,
-            f"revision.{kind}",
-            f"{repo.repo_id}@{row.sha}",
-            reason.strip(),
-            {"decision": decision.id},
+        if kind == "approve":
+            self._four_eyes(repo, row, actor, "approve it")
+        decision, entry = self.reviews.decide(
+            repo.key, row.sha, "approve" if kind == "approve" else "deny", actor, reason.strip()
         )
         self.hub.forget_verdicts()
+        self._announce(entry, repo.namespace)
         return decision
 
     def grant_exception(
@@ -174,28 +168,31 @@ class Review:
         expires: date,
     ) -> GrantedException:
         actor = self._reviewer(caller, repo, "grant exceptions in")
-        granted = self.reviews.grant_exception(
-            repo.repo_id,
+        self._four_eyes(repo, row, actor, "waive its findings")
+        wanted = rule.strip().upper()
+        if wanted in ("*", "MT-*", "MT-*-*") or wanted.startswith("MT-GEN"):
+            raise InvalidRequestError(
+                f"'{rule}' would waive every rule, or the hub's own (a file nobody scanned): name "
+                "a rule, or a family such as MT-PKL-*.",
+                status=422,
+            )
+        granted, entry = self.reviews.grant_exception(
+            repo.key,
             rule=rule,
             file=file,
             reason=reason.strip(),
             approver=actor,
             expires=expires,
+            sha=row.sha,
         )
-        self.record(
-            actor,
-            "exception.grant",
-            f"{repo.repo_id}@{row.sha}",
-            reason.strip(),
-            {"rule": granted.rule, "file": granted.file, "expires": expires.isoformat()},
-        )
-        self.hub.reaudit(repo.repo_id, row.sha)
+        self._announce(entry, repo.namespace)
+        self.hub.reaudit(repo.key, row.sha)
+        self.hub.forget_verdicts()
         return granted
 
     def set_settings(
         self, caller: Caller, namespace: str, *, four_eyes: bool, dry_run: bool
     ) -> ReviewSettings:
-        actor = caller.name or "admin"
         principal = caller.principal
         allowed = caller.server_admin or (
             principal is not None
@@ -204,17 +201,26 @@ class Review:
         if not allowed:
             raise HubError(403, f"Only an admin of '{namespace}' may change how it is reviewed.")
         before = self.reviews.settings(namespace)
-        after = self.reviews.set_settings(namespace, four_eyes=four_eyes, dry_run=dry_run)
+        after = self.reviews.set_settings(
+            namespace, four_eyes=four_eyes, dry_run=dry_run, actor=caller.name or "admin"
+        )
         if after != before:
-            self.record(
-                actor,
-                "policy.review-settings",
-                namespace,
-                "",
-                {"four_eyes": after.four_eyes, "dry_run": after.dry_run},
-            )
             self.hub.forget_verdicts()
+            entries = self.trail.entries(
+                subject=namespace, action="policy.review-settings", newest_first=True, limit=1
+            )
+            if entries:
+                self._announce(entries[0], namespace)
         return after
+
+    def _four_eyes(self, repo: RepoInfo, row: RevisionView, actor: str, what: str) -> None:
+        settings = self.reviews.settings(repo.namespace)
+        if settings.four_eyes and row.author and row.author == actor:
+            raise HubError(
+                403,
+                f"Four eyes are required in '{repo.namespace}': {actor} uploaded "
+                f"{repo.repo_id}@{row.sha[:12]} and cannot {what}; another reviewer must.",
+            )
 
     def _reviewer(self, caller: Caller, repo: RepoInfo, what: str) -> str:
         if caller.anonymous:
@@ -230,26 +236,42 @@ class Review:
     # --- the trail and the webhooks -------------------------------------------------------------
 
     def record(
-        self, actor: str, action: str, subject: str, reason: str, details: dict[str, Any]
+        self,
+        actor: str,
+        action: str,
+        subject: str,
+        reason: str,
+        details: dict[str, Any],
+        *,
+        namespace: str | None = None,
     ) -> None:
+        """A trail entry, announced to the webhooks of ``namespace`` (default: the subject's
+        repo's)."""
         entry = self.trail.append(actor, action, subject, reason, details)
-        if self.webhooks is not None:
-            self.webhooks.announce(
-                action,
-                _namespace(subject.split("@", 1)[0]),
-                {
-                    "event": action,
-                    "actor": actor,
-                    "subject": subject,
-                    "reason": reason,
-                    "details": details,
-                    "at": entry.at.isoformat(),
-                    "trail": {"id": entry.id, "hash": entry.hash},
-                },
-            )
+        self._announce(entry, namespace or _namespace(subject.split("@", 1)[0]))
+
+    def _announce(self, entry: Entry, namespace: str | None) -> None:
+        """Tell the webhooks of ``namespace`` (and the hub-wide ones) about a trail entry."""
+        if self.webhooks is None:
+            return
+        self.webhooks.announce(
+            entry.action,
+            namespace,
+            {
+                "event": entry.action,
+                "actor": entry.actor,
+                "subject": entry.subject,
+                "reason": entry.reason,
+                "details": dict(entry.details),
+                "at": entry.at.isoformat(),
+                "trail": {"id": entry.id, "hash": entry.hash},
+            },
+        )
 
 
-def _namespace(repo_id: str) -> str | None:
+def _namespace(key: str) -> str | None:
+    """The namespace of a repo key (``org/name`` or ``datasets/org/name``)."""
+    repo_id = split_key(key)[1]
     return repo_id.split("/", 1)[0] if "/" in repo_id else None
 
 

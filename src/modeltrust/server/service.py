@@ -136,6 +136,7 @@ class GovernedHub:
         self.review = Review(self, self.registry.access, self.webhooks)
         """Reviewers' decisions, the audit trail and the webhooks (see :mod:`.review`)."""
         self._record_policy()
+        self.webhooks.resume()  # deliveries left pending by a restart, or by a stopped peer
 
     def _record_policy(self) -> None:
         """A trail entry when this server judges under another policy than the last one
@@ -320,11 +321,14 @@ class GovernedHub:
     def forget_verdicts(self) -> None:
         """Judge every revision again on its next request (a reviewer decided something)."""
         self._verdicts.clear()
+        # And read the generation on the next request: a verdict judged before the decision
+        # and stored after this clear carries the old generation, so it is dropped then.
+        self._generation_seen = float("-inf")
 
     def _announce_verdict(self, repo_id: str, sha: str, verdict: str, reasons: list[str]) -> None:
         self.webhooks.announce(
             "audit.verdict",
-            repo_id.split("/", 1)[0] if "/" in repo_id else None,
+            _namespace_of(repo_id),
             {
                 "event": "audit.verdict",
                 "subject": f"{repo_id}@{sha}",
@@ -499,3 +503,10 @@ def _failed(job: Ingest, error: BaseException, hold: float) -> IngestFailedError
         f"modeltrust could not fetch and audit {job.label}: {error} No file of it is served; "
         f"a request in {math.ceil(hold)} s or later tries the upstream again."
     )
+
+
+def _namespace_of(key: str) -> str | None:
+    from modeltrust.storage.hosted import split_key
+
+    repo_id = split_key(key)[1]
+    return repo_id.split("/", 1)[0] if "/" in repo_id else None

@@ -155,6 +155,12 @@ class Webhooks:
             self._wake.set()
         return len(hooks)
 
+    def resume(self) -> None:
+        """Start sending if any webhook exists: deliveries left pending by a restart, and those
+        a stopped server had claimed, once their lease ends."""
+        if self.all():
+            self._start()
+
     def close(self) -> None:
         self._stop.set()
         self._wake.set()

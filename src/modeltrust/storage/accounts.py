@@ -65,7 +65,16 @@ def token_digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+RESERVED = frozenset({"api", "datasets", "models", "spaces", "resolve", "static"})
+"""Names a user or organisation may not take: the Hub's own path segments (a namespace called
+``datasets`` would read as a dataset repo's prefix)."""
+
+
 def check_name(name: str, what: str) -> str:
+    if name.lower() in RESERVED:
+        raise UsageError(
+            f"'{name}' cannot name a {what}: the Hub's paths use it. Pick another name."
+        )
     if not NAME.fullmatch(name) or "--" in name or ".." in name:
         raise UsageError(
             f"'{name}' is not a valid {what} name: use letters, digits, '-', '_' and '.' (not at "

@@ -170,6 +170,8 @@ class LocalBlobStore(BlobStore):
         self.fsync = fsync
         self._flushing: dict[str, tuple[int, Future[None]]] = {}
         """Blobs verified and being flushed (still in ``incoming``): sha256 -> (size, flush)."""
+        self._failed: dict[str, StorageError] = {}
+        """Flushes that failed, until :meth:`settle` has said so (or the blob is sent again)."""
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -195,6 +197,7 @@ class LocalBlobStore(BlobStore):
 
     def _publish_later(self, tmp: Path, sha256: str, size: int) -> None:
         with self._lock:
+            self._failed.pop(sha256, None)  # sent again: a new chance
             if sha256 in self._flushing:  # the same bytes are on their way already
                 tmp.unlink(missing_ok=True)
                 return
@@ -211,19 +214,27 @@ class LocalBlobStore(BlobStore):
             self._publish(tmp, sha256)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise StorageError(
+            error = StorageError(
                 f"Could not flush blob {sha256[:12]}… to '{self.root}': {e.strerror or e}. "
                 "Free disk space or fix the data directory, then upload the file again."
-            ) from e
-        finally:
+            )
             with self._lock:
+                self._failed[sha256] = error
                 self._flushing.pop(sha256, None)
+            raise error from e
+        with self._lock:
+            self._flushing.pop(sha256, None)
 
     def settle(self, sha256s: Iterable[str]) -> None:
+        wanted = list(sha256s)
         with self._lock:
-            flushes = [f for s in sha256s if (f := self._flushing.get(s)) is not None]
+            flushes = [f for s in wanted if (f := self._flushing.get(s)) is not None]
         for _size, flush in flushes:
-            flush.result()
+            flush.exception()  # wait; what failed is in _failed now
+        with self._lock:
+            failed = [e for s in wanted if (e := self._failed.pop(s, None)) is not None]
+        if failed:
+            raise failed[0]
 
     def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         self.settle((sha256,))

@@ -27,6 +27,7 @@ from modeltrust.storage.models import (
     TokenRow,
     WebSessionRow,
 )
+from modeltrust.storage.trail import Entry, Trail
 
 DecisionKind = Literal["approve", "deny"]
 
@@ -70,21 +71,29 @@ class WebSession:
 class Reviews:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.trail = Trail(catalog)
 
     # --- decisions ------------------------------------------------------------------------------
 
     def decide(
         self, repo_id: str, sha: str, kind: DecisionKind, actor: str, reason: str
-    ) -> Decision:
+    ) -> tuple[Decision, Entry]:
+        """Record the decision and its trail entry, together."""
         if not reason.strip():
             raise InvalidRequestError("A decision needs a reason: say why, for the trail.")
-        with self.catalog.transaction() as s:
+
+        def work(s: Session) -> tuple[Decision, Entry]:
             repo = _repo(s, repo_id)
             row = DecisionRow(repo_pk=repo.id, sha=sha, kind=kind, actor=actor, reason=reason)
             s.add(row)
             s.flush()
             _bump(s)
-            return _decision(row, repo.repo_id)
+            entry = self.trail.append_in(
+                s, actor, f"revision.{kind}", f"{repo.repo_id}@{sha}", reason, {"decision": row.id}
+            )
+            return _decision(row, repo.repo_id), entry
+
+        return self.trail.atomically(work)
 
     def decisions(self, repo_id: str, sha: str | None = None) -> list[Decision]:
         """Oldest first."""
@@ -106,7 +115,9 @@ class Reviews:
         reason: str,
         approver: str,
         expires: date,
-    ) -> GrantedException:
+        sha: str = "",
+    ) -> tuple[GrantedException, Entry]:
+        """Record the exception (for revision ``sha``'s review) and its trail entry, together."""
         from modeltrust.policy.model import PolicyException
 
         try:  # the policy's own rules: a rule id or glob, a reason, an approver
@@ -117,7 +128,8 @@ class Reviews:
             raise InvalidRequestError(f"This exception is not valid: {e}") from None
         if expires < datetime.now(UTC).date():
             raise InvalidRequestError(f"The expiry {expires} is in the past; pick a later date.")
-        with self.catalog.transaction() as s:
+
+        def work(s: Session) -> tuple[GrantedException, Entry]:
             repo = _repo(s, repo_id)
             row = ReviewExceptionRow(
                 repo_pk=repo.id,
@@ -130,7 +142,17 @@ class Reviews:
             s.add(row)
             s.flush()
             _bump(s)
-            return _exception(row, repo.repo_id)
+            entry = self.trail.append_in(
+                s,
+                approver,
+                "exception.grant",
+                f"{repo.repo_id}@{sha}" if sha else repo.repo_id,
+                reason,
+                {"rule": row.rule, "file": row.file, "expires": expires.isoformat()},
+            )
+            return _exception(row, repo.repo_id), entry
+
+        return self.trail.atomically(work)
 
     def exceptions(self, repo_id: str) -> list[GrantedException]:
         with self.catalog.transaction() as s:
@@ -156,21 +178,42 @@ class Reviews:
             return ReviewSettings(row.four_eyes, row.dry_run) if row else ReviewSettings()
 
     def set_settings(
-        self, namespace: str, *, four_eyes: bool | None = None, dry_run: bool | None = None
+        self,
+        namespace: str,
+        *,
+        four_eyes: bool | None = None,
+        dry_run: bool | None = None,
+        actor: str | None = None,
     ) -> ReviewSettings:
-        with self.catalog.transaction() as s:
+        """Change how ``namespace`` is reviewed; with ``actor``, a change is recorded in the
+        trail in the same transaction."""
+
+        def work(s: Session) -> ReviewSettings:
             row = s.scalar(
                 select(ReviewSettingsRow).where(ReviewSettingsRow.namespace == namespace.lower())
             )
             if row is None:
                 row = ReviewSettingsRow(namespace=namespace.lower(), four_eyes=False, dry_run=False)
                 s.add(row)
+            before = ReviewSettings(bool(row.four_eyes), bool(row.dry_run))
             if four_eyes is not None:
                 row.four_eyes = four_eyes
             if dry_run is not None:
                 row.dry_run = dry_run
+            after = ReviewSettings(row.four_eyes, row.dry_run)
             _bump(s)
-            return ReviewSettings(row.four_eyes, row.dry_run)
+            if actor is not None and after != before:
+                self.trail.append_in(
+                    s,
+                    actor,
+                    "policy.review-settings",
+                    namespace,
+                    "",
+                    {"four_eyes": after.four_eyes, "dry_run": after.dry_run},
+                )
+            return after
+
+        return self.trail.atomically(work)
 
     # --- web sessions ---------------------------------------------------------------------------
 

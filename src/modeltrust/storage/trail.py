@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from modeltrust.errors import StorageError
 from modeltrust.storage.catalog import Catalog, aware
 from modeltrust.storage.models import TrailRow
 
+T = TypeVar("T")
 GENESIS = "0" * 64
 """The ``prev`` of the first entry."""
 _ATTEMPTS = 50
@@ -98,45 +100,60 @@ class Trail:
         details: Mapping[str, Any] | None = None,
     ) -> Entry:
         """Add an entry after the current head (retrying while other writers append)."""
+        return self.atomically(lambda s: self.append_in(s, actor, action, subject, reason, details))
+
+    def atomically(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, again while another writer took the trail's head
+        first: a change and its trail entry are committed together or not at all."""
         for _ in range(_ATTEMPTS):
             try:
                 with self.catalog.transaction() as s:
-                    head = s.scalar(select(TrailRow.hash).order_by(TrailRow.id.desc()).limit(1))
-                    entry = Entry(
-                        0,
-                        datetime.now(UTC),
-                        actor,
-                        action,
-                        subject,
-                        reason,
-                        dict(details or {}),
-                        head or GENESIS,
-                    )
-                    digest = entry_hash(entry)
-                    row = TrailRow(
-                        at=entry.at,
-                        actor=actor,
-                        action=action,
-                        subject=subject,
-                        reason=reason,
-                        details_json=json.dumps(entry.details, sort_keys=True),
-                        prev=entry.prev,
-                        hash=digest,
-                    )
-                    s.add(row)
-                    s.flush()
-                    number = row.id
+                    return work(s)
             except StorageError as e:
                 if isinstance(e.__cause__, IntegrityError):
                     continue  # another writer appended after the same head: read it again
                 raise
-            return Entry(
-                number, entry.at, actor, action, subject, reason, entry.details, entry.prev, digest
-            )
         raise StorageError(
-            f"Could not append '{action}' on {subject} to the audit trail: other writers kept "
-            f"appending first ({_ATTEMPTS} attempts). Try again."
+            f"Could not append to the audit trail: other writers kept appending first "
+            f"({_ATTEMPTS} attempts). Try again."
         )
+
+    def append_in(
+        self,
+        s: Session,
+        actor: str,
+        action: str,
+        subject: str,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        """Add an entry in the caller's transaction (see :meth:`atomically`); a writer that
+        appended after the same head first makes it fail with IntegrityError."""
+        head = s.scalar(select(TrailRow.hash).order_by(TrailRow.id.desc()).limit(1))
+        entry = Entry(
+            0,
+            datetime.now(UTC),
+            actor,
+            action,
+            subject,
+            reason,
+            dict(details or {}),
+            head or GENESIS,
+        )
+        digest = entry_hash(entry)
+        row = TrailRow(
+            at=entry.at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            reason=reason,
+            details_json=json.dumps(entry.details, sort_keys=True),
+            prev=entry.prev,
+            hash=digest,
+        )
+        s.add(row)
+        s.flush()
+        return replace(entry, id=row.id, hash=digest)
 
     def entries(
         self,
@@ -146,6 +163,7 @@ class Trail:
         limit: int | None = None,
         subject: str | None = None,
         action: str | None = None,
+        namespaces: Sequence[str] | None = None,
         newest_first: bool = False,
     ) -> list[Entry]:
         """Entries after id ``after`` (and before ``before``); ``subject``: those whose subject starts with it (a repo
@@ -155,10 +173,19 @@ class Trail:
             if before is not None:
                 query = query.where(TrailRow.id < before)
             if subject is not None:
-                escaped = subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                query = query.where(TrailRow.subject.like(f"{escaped}%", escape="\\"))
+                query = query.where(TrailRow.subject.like(f"{_like(subject)}%", escape="\\"))
             if action is not None:
                 query = query.where(TrailRow.action == action)
+            if namespaces is not None:  # about these namespaces: the name, or their repos
+                about = []
+                for ns in namespaces:
+                    escaped = _like(ns)
+                    about += [
+                        TrailRow.subject == ns,
+                        TrailRow.subject.like(f"{escaped}/%", escape="\\"),
+                        TrailRow.subject.like(f"datasets/{escaped}/%", escape="\\"),
+                    ]
+                query = query.where(or_(*about))
             query = query.order_by(TrailRow.id.desc() if newest_first else TrailRow.id)
             if limit is not None:
                 query = query.limit(limit)
@@ -216,3 +243,8 @@ def _entry(row: TrailRow) -> Entry:
         row.prev,
         row.hash,
     )
+
+
+def _like(text: str) -> str:
+    """``text`` as a literal in a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -93,11 +93,23 @@ def open_session(request: Request, response: Response, token_id: int) -> None:
     )
 
 
+OIDC_TOKEN = "browser session (OIDC)"  # noqa: S105 - a name, not a secret
+"""The name of the token an OIDC sign-in creates for its session."""
+
+
 def log_out(request: Request, response: Response) -> None:
+    """End the session; a token made for it (OIDC) is revoked with it."""
     hub: GovernedHub = request.app.state.hub
     value = request.cookies.get(COOKIE)
     if value:
+        session = hub.review.reviews.session(value)
         hub.review.reviews.close_session(value)
+        accounts = hub.registry.accounts
+        if session is not None:
+            principal = accounts.principal_of_token(session.token_id)
+            if principal is not None and principal.token_name == OIDC_TOKEN:
+                accounts.revoke_token(session.token_id)
+                hub.registry.access.forget()
     response.delete_cookie(COOKIE, path=PATH)
 
 

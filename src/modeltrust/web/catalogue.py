@@ -8,6 +8,7 @@ page 2,000 costs what page 1 does (see benchmarks/bench_catalogue.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -128,20 +129,6 @@ def _having(kind: str, value: str) -> Select[int]:
     )
 
 
-def licenses(catalog: Catalog) -> list[str]:
-    """Every licence some audit found, for the catalogue's licence filter."""
-    with catalog.transaction() as s:
-        return list(
-            s.scalars(
-                select(AuditFactRow.value)
-                .where(AuditFactRow.kind == "license")
-                .distinct()
-                .order_by(AuditFactRow.value)
-                .limit(500)
-            )
-        )
-
-
 def _visible(caller: Caller) -> ColumnElement[bool]:
     """Public repos, and the private ones the caller may read (their own namespace, their
     organisations', a grant); site admins see everything."""
@@ -252,7 +239,9 @@ class Waiting:
     author: str | None
 
 
-def quarantined(catalog: Catalog, *, limit: int = 200) -> list[Waiting]:
+def quarantined(
+    catalog: Catalog, *, namespaces: Sequence[str] | None = None, limit: int = 200
+) -> list[Waiting]:
     """Revisions whose newest audit failed and on which no reviewer decided yet, newest
     first. (The page shows those its caller reviews.)"""
     latest = aliased(AuditRow)
@@ -267,6 +256,7 @@ def quarantined(catalog: Catalog, *, limit: int = 200) -> list[Waiting]:
         .join(RevisionRow, RevisionRow.id == latest.revision_pk)
         .join(RepoRow, RepoRow.id == RevisionRow.repo_pk)
         .where(latest.verdict == "fail", ~newer.exists(), ~decided.exists())
+        .where(_in_namespaces(namespaces))
         .order_by(latest.id.desc())
         .limit(limit)
     )
@@ -320,15 +310,32 @@ class PendingRequest:
     created_at: datetime
 
 
-def pending_requests(catalog: Catalog, *, limit: int = 200) -> list[PendingRequest]:
+def pending_requests(
+    catalog: Catalog, *, namespaces: Sequence[str] | None = None, limit: int = 200
+) -> list[PendingRequest]:
     """Access requests to gated repos that wait for a decision, oldest first."""
     query = (
         select(RepoRow.repo_id, UserRow.name, UserRow.fullname, AccessRequestRow.created_at)
         .join(RepoRow, RepoRow.id == AccessRequestRow.repo_pk)
         .join(UserRow, UserRow.id == AccessRequestRow.user_pk)
-        .where(AccessRequestRow.status == "pending")
+        .where(AccessRequestRow.status == "pending", _in_namespaces(namespaces))
         .order_by(AccessRequestRow.id)
         .limit(limit)
     )
     with catalog.transaction() as s:
         return [PendingRequest(r, u, f, aware(c)) for r, u, f, c in s.execute(query)]
+
+
+def _in_namespaces(namespaces: Sequence[str] | None) -> ColumnElement[bool]:
+    """Repos of these namespaces (None: every repo)."""
+    if namespaces is None:
+        return RepoRow.id.is_not(None)
+    lowered = func.lower(RepoRow.repo_id)
+    return or_(
+        RepoRow.id.is_(None),
+        *(
+            lowered.startswith(prefix + ns.lower() + "/", autoescape=True)
+            for ns in namespaces
+            for prefix in ("", "datasets/")
+        ),
+    )

@@ -87,7 +87,7 @@ class OidcLogin:
             )
         try:
             provider = Provider(
-                self.issuer,
+                str(found["issuer"]),  # as the provider writes it in its tokens, "/" and all
                 str(found["authorization_endpoint"]),
                 str(found["token_endpoint"]),
                 str(found["jwks_uri"]),
@@ -159,7 +159,7 @@ class OidcLogin:
     def finish(self, cookie: str, state: str, code: str, error: str) -> tuple[str, str]:
         """The hub user name the provider vouches for, and the page to return to."""
         kept = self._unsign(cookie)
-        if kept is None or not hmac.compare_digest(str(kept["state"]), state):
+        if kept is None or not hmac.compare_digest(str(kept["state"]).encode(), state.encode()):
             raise HubError(400, "This sign-in did not start here, or took too long: start again.")
         if error:
             raise HubError(401, f"The identity provider refused the sign-in: {error}.")
@@ -212,16 +212,25 @@ class OidcLogin:
                 token = jwt.decode(
                     id_token, self._key_set(refresh=True), algorithms=["RS256", "ES256"]
                 )
+            claims = token.claims
             JWTClaimsRegistry(
-                iss={"essential": True, "value": self.issuer},
+                leeway=60,  # clocks differ a little between the provider and this hub
+                iss={"essential": True, "value": self.provider().issuer},
                 aud={"essential": True, "value": self.client_id},
                 exp={"essential": True},
                 nonce={"essential": True, "value": nonce},
-            ).validate(token.claims)
+            ).validate(claims)
         except (JoseError, ValueError) as e:
             raise HubError(
                 401, f"The ID token did not verify ({type(e).__name__}: {e}); sign-in refused."
             ) from None
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise HubError(
+                401,
+                "The ID token did not verify (it names several audiences and this hub is not "
+                "its authorized party); sign-in refused.",
+            )
         return dict(token.claims)
 
     # --- the state cookie -----------------------------------------------------------------------
@@ -234,7 +243,7 @@ class OidcLogin:
     def _unsign(self, value: str) -> dict[str, Any] | None:
         raw, _, mac = value.rpartition(".")
         expected = hmac.new(self._secret, raw.encode(), hashlib.sha256).hexdigest()
-        if not raw or not hmac.compare_digest(mac, expected):
+        if not raw or not hmac.compare_digest(mac.encode(), expected.encode()):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(raw.encode()))

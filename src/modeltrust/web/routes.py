@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +21,13 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from modeltrust import __version__
+from modeltrust.errors import UsageError
+from modeltrust.server.access import not_found
 from modeltrust.server.app import to_hub_error
 from modeltrust.server.responses import HubError
 from modeltrust.server.service import GovernedHub
 from modeltrust.storage.catalog import AuditView
-from modeltrust.storage.hosted import RepoInfo
+from modeltrust.storage.hosted import RepoInfo, split_key
 from modeltrust.web import auth, catalogue
 from modeltrust.web import oidc as oidc_module
 from modeltrust.web.auth import Visitor
@@ -146,6 +149,7 @@ async def catalogue_page(request: Request) -> Response:
 
     def handler(hub: GovernedHub, who: Visitor) -> Response:
         age = params.get("age", "")
+        age = age if re.fullmatch(r"[0-9]{1,5}", age) else ""
         filters = catalogue.Filters(
             q=params.get("q", "").strip(),
             verdict=params.get("verdict", ""),
@@ -166,7 +170,6 @@ async def catalogue_page(request: Request) -> Response:
             page="catalogue",
             filters=filters,
             verdicts=catalogue.VERDICTS,
-            licences=catalogue.licenses(hub.catalog),
             page_rows=found.rows,
             next_url=next_url,
         )
@@ -238,7 +241,7 @@ async def oidc_callback(request: Request) -> Response:
             )
         expires = oidc_module.session_expiry(hub.settings)
         info, _value = Accounts(hub.catalog, actor=f"oidc:{name}").create_token(
-            name, "browser session (OIDC)", "write", expires_at=expires
+            name, auth.OIDC_TOKEN, "write", expires_at=expires
         )
         # A page, not a redirect: the navigation to the target then starts on this site, so the
         # browser sends the new SameSite=Strict cookie with it.
@@ -322,8 +325,8 @@ def _next(value: str | None) -> str:
 
 def _readable(hub: GovernedHub, who: Visitor, key: str) -> RepoInfo:
     repo = hub.registry.repo(key, fresh=True)
-    if repo is None:
-        raise HubError(404, f"There is no repo '{key}' on this hub.", "RepoNotFound")
+    if repo is None:  # the same answer as for a private repo: names cannot be probed
+        raise not_found(split_key(key)[1])
     hub.registry.access.require_read(who.caller, repo)
     return repo
 
@@ -503,12 +506,15 @@ async def exception(request: Request, key: str) -> Response:
 async def access(request: Request, key: str) -> Response:
     def act(hub: GovernedHub, who: Visitor, repo: RepoInfo, form: dict[str, str]) -> str:
         hub.registry.access.require(who.caller, repo, "admin", "decide access requests to")
-        hub.registry.accounts.decide_access(
-            repo.repo_id,
-            form.get("user", ""),
-            form.get("status", ""),
-            by=who.caller.name or "admin",
-        )
+        try:
+            hub.registry.accounts.decide_access(
+                repo.key,
+                form.get("user", ""),
+                form.get("status", ""),
+                by=who.caller.name or "admin",
+            )
+        except UsageError as e:
+            raise HubError(400, str(e)) from None
         hub.registry.access.forget()
         return "access"
 
@@ -522,7 +528,8 @@ async def access(request: Request, key: str) -> Response:
 async def queue_page(request: Request) -> Response:
     def handler(hub: GovernedHub, who: Visitor) -> Response:
         waiting = []
-        for item in catalogue.quarantined(hub.catalog):
+        namespaces = _reviewed_namespaces(who)
+        for item in catalogue.quarantined(hub.catalog, namespaces=namespaces):
             repo = hub.registry.repo(item.key, fresh=False)
             if repo is None or not hub.review.may_review(who.caller, repo):
                 continue
@@ -534,7 +541,7 @@ async def queue_page(request: Request) -> Response:
             waiting.append({**asdict(item), "first_reason": first})
         requests = [
             r
-            for r in catalogue.pending_requests(hub.catalog)
+            for r in catalogue.pending_requests(hub.catalog, namespaces=namespaces)
             if (repo := hub.registry.repo(r.repo_id, fresh=False)) is not None
             and hub.review.may_review(who.caller, repo)
         ]
@@ -549,7 +556,8 @@ async def trail_page(request: Request) -> Response:
 
     def handler(hub: GovernedHub, who: Visitor) -> Response:
         subject = params.get("subject", "").strip()
-        before = int(params["before"]) if params.get("before", "").isdigit() else None
+        raw = params.get("before", "")
+        before = int(raw) if re.fullmatch(r"[0-9]{1,12}", raw) else None
         entries = _visible_trail(hub, who, subject or None, before)
         older = None
         if len(entries) == 100:
@@ -561,36 +569,59 @@ async def trail_page(request: Request) -> Response:
     return await _ui(request, handler, login=True)
 
 
+def _reviewed_namespaces(who: Visitor) -> list[str] | None:
+    """The namespaces whose repos the visitor reviews as an admin (None: all, a site admin).
+    Repo grants are checked per repo afterwards."""
+    caller = who.caller
+    if caller.site_admin:
+        return None
+    principal = caller.principal
+    if principal is None:
+        return []
+    return [org for org, role in principal.orgs if role == "admin"] + [principal.name]
+
+
 def _visible_trail(
     hub: GovernedHub, who: Visitor, subject: str | None, before: int | None
 ) -> list[Any]:
-    """Site admins read the whole trail; an organisation's admins the entries about it."""
+    """Site admins read the whole trail; an organisation's admins the entries about it (and a
+    user the entries about their own namespace), filtered in the database."""
     caller = who.caller
     principal = caller.principal
-    admin_of = (
-        []
-        if principal is None
-        else [org.lower() for org, role in principal.orgs if role == "admin"]
-        + [principal.name.lower()]
-    )
-    if not caller.site_admin and not admin_of:
-        raise HubError(403, "Only admins read the audit trail.")
-    found: list[Any] = []
-    cursor = before
-    while len(found) < 100:
-        page = hub.review.trail.entries(
-            subject=subject, newest_first=True, limit=500, before=cursor
+    if caller.site_admin:
+        return hub.review.trail.entries(
+            subject=subject, newest_first=True, limit=100, before=before
         )
-        if not page:
-            break
-        for entry in page:
-            ns = entry.subject.split("/", 1)[0].lower()
-            if caller.site_admin or ns in admin_of:
-                found.append(entry)
-                if len(found) == 100:
-                    break
-        cursor = page[-1].id
-    return found
+    if principal is None:
+        raise HubError(403, "Only admins read the audit trail.")
+    own = [org for org, role in principal.orgs if role == "admin"] + [principal.name]
+    return hub.review.trail.entries(
+        subject=subject, namespaces=own, newest_first=True, limit=100, before=before
+    )
+
+
+@router.get(BASE + "report/{key:path}", include_in_schema=False)
+async def report_page(request: Request, key: str) -> Response:
+    """A revision's full HTML report (``report/REPO/SHA``), for those who may read the repo."""
+
+    def handler(hub: GovernedHub, who: Visitor) -> Response:
+        repo_key, _, sha = key.rpartition("/")
+        repo = _readable(hub, who, repo_key)
+        found = (
+            hub.catalog.latest_audit(repo.key, sha) if re.fullmatch(r"[0-9a-f]{40}", sha) else None
+        )
+        if found is None:
+            raise HubError(404, f"No audit of {repo.repo_id}@{sha[:12]} is recorded here.")
+        return HTMLResponse(
+            found.report_html,
+            headers=_HEADERS
+            | {
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                "img-src data:; frame-ancestors 'none'"
+            },
+        )
+
+    return await _ui(request, handler)
 
 
 @router.get(BASE + "trail.jsonl", include_in_schema=False)

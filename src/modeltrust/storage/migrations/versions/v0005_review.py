@@ -8,6 +8,8 @@ Revises: 0004
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -129,6 +131,44 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text, nullable=False),
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_at"])
+    _backfill()
+
+
+def _backfill() -> None:
+    """Repos audited before this migration: point each at its newest audit, and give that audit
+    the licences and base models its JSON report names, so the catalogue finds them."""
+    bind = op.get_bind()
+    bind.execute(
+        sa.text(
+            "UPDATE repos SET latest_audit_pk = (SELECT max(a.id) FROM audits a "
+            "JOIN revisions r ON a.revision_pk = r.id WHERE r.repo_pk = repos.id)"
+        )
+    )
+    rows = bind.execute(
+        sa.text("SELECT a.id, a.report_json FROM audits a JOIN repos p ON p.latest_audit_pk = a.id")
+    ).fetchall()
+    for audit_pk, report_json in rows:
+        try:
+            licence = json.loads(report_json or "{}").get("license") or {}
+        except ValueError:
+            continue
+        licences = [str(v) for v in licence.get("effective_licenses") or [] if v]
+        bases = [
+            str(n.get("repo_id") or n.get("name"))
+            for n in (licence.get("lineage") or [])[1:]
+            if isinstance(n, dict) and (n.get("repo_id") or n.get("name"))
+        ]
+        bind.execute(
+            sa.text("UPDATE audits SET license = :l, base_models = :b WHERE id = :i"),
+            {"l": " AND ".join(licences)[:255], "b": "\n".join(bases), "i": audit_pk},
+        )
+        facts = {("license", v.lower()[:255]) for v in licences}
+        facts |= {("base", v.lower()[:255]) for v in bases}
+        for kind, value in sorted(facts):
+            bind.execute(
+                sa.text("INSERT INTO audit_facts (audit_pk, kind, value) VALUES (:a, :k, :v)"),
+                {"a": audit_pk, "k": kind, "v": value},
+            )
 
 
 def downgrade() -> None:
